@@ -1,0 +1,44 @@
+# The two commands a newcomer runs: `make run` and `make test`.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test lint ui gpu-check bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first, exactly pinned: it resolves to the local CPU wheel.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# The whole pipeline on the defaults in params.yaml (git + dvc repos are initialised if missing).
+run: $(STAMP)
+	test -d .git || git init -q
+	test -d .dvc || $(BIN)/dvc init -q
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc repro
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc metrics show
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests pipeline benchmarks
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests pipeline benchmarks
+	$(BIN)/ruff format --check src tests pipeline benchmarks
+
+ui: $(STAMP)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
+
+gpu-check:
+	PYTHONPATH=src python3 benchmarks/gpu_check.py
+
+bench: $(STAMP)
+	PYTHONPATH=src $(BIN)/python benchmarks/train_throughput.py
+	PYTHONPATH=src $(BIN)/python benchmarks/frechet_vs_scipy.py
+	PYTHONPATH=src $(BIN)/python benchmarks/eval_speed.py

@@ -1,0 +1,220 @@
+"""`ganops` command: the thin entry points that DVC stages (and users) call.
+
+Each command loads params.yaml once into typed objects, calls one library function, saves its
+outputs atomically and logs the same numbers to MLflow. Library modules never import mlflow/dvc/
+prefect; only the commands below do, lazily.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import typer
+
+from ganops.config import ConfigError, Params, load_params
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
+
+PARAMS = typer.Option(Path("params.yaml"), "--params", help="params file (YAML)")
+DATA = typer.Option(Path("data/prepared"), "--data", help="prepared data folder")
+EVALUATOR = typer.Option(Path("models/evaluator/evaluator.pt"), "--evaluator", help="domain feature network")
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Bad params → exit 2; bad input files / missing weights → exit 1; one line, no traceback."""
+    try:
+        yield
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _load(params_path: Path) -> Params:
+    with user_errors():
+        return load_params(params_path)
+
+
+@app.command()
+def prepare(params: Path = PARAMS, out: Path = typer.Option(Path("data/prepared"), "--out")) -> None:
+    """Load the image source, validate it, split it into gan_train / detector_train / test."""
+    cfg = _load(params)
+    from ganops import paths
+    from ganops.prepare import prepare_dataset
+
+    with user_errors():
+        manifest = prepare_dataset(cfg.data, cfg.seed, out, paths.repo_root())
+    counts = ", ".join(f"{k}={v}" for k, v in manifest["counts"].items())
+    typer.echo(f"prepared {manifest['source']}: {counts}; skipped {manifest['skipped_count']} bad file(s)")
+    for item in manifest["skipped"]:
+        typer.echo(f"  skipped {item['path']}: {item['reason']}", err=True)
+
+
+@app.command("train-evaluator")
+def train_evaluator_cmd(
+    params: Path = PARAMS,
+    data: Path = DATA,
+    out: Path = typer.Option(Path("models/evaluator/evaluator.pt"), "--out"),
+    metrics_out: Path = typer.Option(Path("metrics/evaluator.json"), "--metrics"),
+) -> None:
+    """Train the domain feature network (FID/IS features) on the real gan_train split."""
+    cfg = _load(params)
+    import mlflow
+
+    from ganops import atomic, tracking
+    from ganops.dataset import load_manifest, load_split
+    from ganops.devices import pick_device
+    from ganops.evaluator import save_evaluator, train_evaluator
+
+    with user_errors():
+        manifest = load_manifest(data)
+        train_x, train_y = load_split(data, "gan_train")
+        test_x, test_y = load_split(data, "test")
+    params_used = {"seed": cfg.seed, "evaluator": cfg.evaluator.model_dump()}
+    with tracking.stage_run("train_evaluator", cfg.register.experiment, params_used, {}):
+        model, metrics = train_evaluator(
+            cfg.evaluator, train_x, train_y, test_x, test_y, cfg.seed, device=pick_device(cfg.gan.device)
+        )
+        save_evaluator(model, out, {"class_names": manifest.get("class_names", [])})
+        atomic.write_json(metrics_out, metrics)
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if isinstance(v, int | float)})
+    typer.echo(f"evaluator: {metrics}")
+
+
+@app.command("train-gan")
+def train_gan_cmd(
+    variant: str,
+    params: Path = PARAMS,
+    data: Path = DATA,
+    out: Path = typer.Option(None, "--out", help="default models/gan/VARIANT"),
+    checkpoints: Path = typer.Option(None, "--checkpoints", help="default checkpoints/VARIANT"),
+) -> None:
+    """Train one GAN variant from params.yaml (resumes from its last checkpoint if present)."""
+    cfg = _load(params)
+    with user_errors():
+        if variant not in cfg.gan.variants:
+            raise ConfigError(f"gan.variants: no variant {variant!r} (defined: {', '.join(cfg.gan.variants)})")
+    vcfg = cfg.gan.variants[variant]
+    out = out or Path("models/gan") / variant
+    checkpoints = checkpoints or Path("checkpoints") / variant
+    import mlflow
+
+    from ganops import tracking
+    from ganops.dataset import dataset_hash, load_manifest, load_split
+    from ganops.train_gan import train_gan
+
+    with user_errors():
+        manifest = load_manifest(data)
+        images, labels = load_split(data, "gan_train")
+    params_used = {"seed": cfg.seed, "variant": vcfg.model_dump(), "gan": cfg.gan.model_dump(exclude={"variants"})}
+    tags = {"variant": variant, "data_sha256": dataset_hash(manifest)}
+    with tracking.stage_run("train_gan", cfg.register.experiment, params_used, tags), user_errors():
+
+        def log(step: int, values: dict[str, float]) -> None:
+            mlflow.log_metrics(values, step=step)
+
+        result = train_gan(variant, vcfg, cfg.gan, images, labels, out, checkpoints, cfg.seed, log=log)
+        mlflow.log_metric("images_per_second", result.images_per_second)
+        for name in ("samples.png", "losses.csv"):
+            if (out / name).is_file():
+                mlflow.log_artifact(str(out / name))
+    typer.echo(f"{variant}: {result.steps} steps in {result.seconds:.1f}s ({result.images_per_second:.0f} img/s)")
+
+
+@app.command("evaluate-reference")
+def evaluate_reference_cmd(
+    params: Path = PARAMS,
+    data: Path = DATA,
+    evaluator: Path = EVALUATOR,
+    out: Path = typer.Option(Path("metrics/reference.json"), "--out"),
+) -> None:
+    """Real-data floor/ceiling and a noise generator: where a model sits between the two."""
+    cfg = _load(params)
+    from ganops import atomic
+    from ganops.dataset import load_split
+    from ganops.evaluator import load_evaluator
+    from ganops.metrics import reference_metrics
+
+    with user_errors():
+        net = load_evaluator(evaluator)
+        real_a, _ = load_split(data, "detector_train")
+        real_b, _ = load_split(data, "test")
+        metrics = reference_metrics(net, real_a, real_b, cfg.evaluate, cfg.seed)
+    atomic.write_json(out, metrics)
+    typer.echo(f"reference: {metrics}")
+
+
+@app.command("evaluate-gan")
+def evaluate_gan_cmd(
+    variant: str,
+    params: Path = PARAMS,
+    data: Path = DATA,
+    evaluator: Path = EVALUATOR,
+    generator: Path = typer.Option(None, "--generator", help="default models/gan/VARIANT/generator.pt"),
+    out: Path = typer.Option(None, "--out", help="default metrics/gan/VARIANT.json"),
+) -> None:
+    """FID/IS/KID of one variant's generator against the real test split, in the domain features."""
+    cfg = _load(params)
+    generator = generator or Path("models/gan") / variant / "generator.pt"
+    out = out or Path("metrics/gan") / f"{variant}.json"
+    import mlflow
+
+    from ganops import atomic, tracking
+    from ganops.dataset import load_split
+    from ganops.evaluator import load_evaluator
+    from ganops.generator_io import load_generator, sample_images
+    from ganops.metrics import generation_metrics
+
+    with user_errors():
+        net = load_evaluator(evaluator)
+        G, meta = load_generator(generator)
+        real, _ = load_split(data, "test")
+    params_used = {"seed": cfg.seed, "evaluate": cfg.evaluate.model_dump()}
+    with tracking.stage_run("evaluate_gan", cfg.register.experiment, params_used, {"variant": variant}):
+        with user_errors():
+            fake = sample_images(G, meta, cfg.evaluate.num_images, seed=cfg.seed + 1, batch_size=cfg.evaluate.batch_size)
+            metrics = generation_metrics(net, fake, real, cfg.evaluate, cfg.seed)
+        atomic.write_json(out, metrics)
+        mlflow.log_metrics(metrics)
+    typer.echo(f"{variant}: {metrics}")
+
+
+@app.command()
+def register(
+    params: Path = PARAMS,
+    metrics_dir: Path = typer.Option(Path("metrics/gan"), "--metrics-dir"),
+    models_dir: Path = typer.Option(Path("models/gan"), "--models-dir"),
+    out: Path = typer.Option(Path("models/registered.json"), "--out"),
+) -> None:
+    """Register the best variant's generator as `ganops-generator`; champion only if its FID is better."""
+    cfg = _load(params)
+    from ganops.register_generator import register_best_generator
+
+    with user_errors():
+        decision = register_best_generator(cfg, metrics_dir, models_dir, out)
+    typer.echo(f"{decision['model_name']} v{decision['version']} -> {decision['alias']}: {decision['reason']}")
+
+
+@app.command()
+def rollback(which: str = typer.Argument(..., help="generator | detector"), params: Path = PARAMS) -> None:
+    """Restore the previous champion of `ganops-generator` or `ganops-detector`."""
+    cfg = _load(params)
+    from ganops import registry, tracking
+
+    names = {"generator": cfg.register.model_name, "detector": "ganops-detector"}
+    with user_errors():
+        if which not in names:
+            raise ValueError(f"rollback: expected 'generator' or 'detector', got {which!r}")
+        tracking.setup(cfg.register.experiment)
+        result = registry.rollback(names[which])
+    typer.echo(f"{result['model_name']}: champion is v{result['champion']} again")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    sys.exit(app())

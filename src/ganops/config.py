@@ -1,0 +1,171 @@
+"""Typed configuration: `params.yaml` is loaded once, validated, and passed down as these objects.
+
+Every stage entry point calls `load_params()`; library code receives the typed sections it needs
+and never reads YAML or globals. Unknown keys, wrong types and out-of-range values raise
+`ConfigError` with one line naming the key and what is allowed; the CLI turns it into exit status 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+Fraction = Annotated[float, Field(gt=0, lt=1)]
+
+
+class ConfigError(ValueError):
+    """A bad value in params.yaml; the message is one line naming the key and the fix."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitConfig(_Strict):
+    """Fractions of the real images in each of the three disjoint sets (must sum to 1)."""
+
+    gan_train: Fraction = 0.6
+    detector_train: Fraction = 0.2
+    test: Fraction = 0.2
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitConfig:
+        total = self.gan_train + self.detector_train + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"gan_train + detector_train + test must sum to 1 (got {total:g})")
+        return self
+
+
+class DataConfig(_Strict):
+    # `mnist` | `digits` | `faces` | `folder:<path>` (path relative to the repo root or absolute)
+    source: str = "mnist"
+    # Side of the square images after preparation; built-in sets are resized with skimage when needed.
+    image_size: Annotated[int, Field(ge=8, le=256)] = 28
+    # `gray` (1 channel) or `rgb` (3 channels); folder images are converted to this mode.
+    channels: Literal["gray", "rgb"] = "gray"
+    on_bad_image: Literal["skip", "fail"] = "skip"
+    # Cap on the number of images taken from the source (None = all); used by tiny test configs.
+    max_images: Annotated[int, Field(ge=30)] | None = None
+    split: SplitConfig = SplitConfig()
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, value: str) -> str:
+        if value in ("mnist", "digits", "faces") or (value.startswith("folder:") and len(value) > 7):
+            return value
+        raise ValueError(f"must be mnist, digits, faces or folder:<path> (got {value!r})")
+
+    @property
+    def num_channels(self) -> int:
+        return 1 if self.channels == "gray" else 3
+
+
+class EvaluatorConfig(_Strict):
+    """The domain feature network (a small CNN classifier) used for FID/IS/KID."""
+
+    epochs: Annotated[int, Field(ge=1, le=200)] = 4
+    batch_size: Annotated[int, Field(ge=8, le=4096)] = 128
+    lr: PositiveFloat = 1e-3
+    feature_dim: Annotated[int, Field(ge=8, le=2048)] = 128
+
+
+class VariantConfig(_Strict):
+    """One GAN recipe trained by the `train_gan` stage (a DVC foreach item)."""
+
+    arch: str = "dcgan"
+    loss: str = "non_saturating"
+    conditional: bool = False
+    z_dim: Annotated[int, Field(ge=2, le=1024)] = 64
+    width: Annotated[int, Field(ge=8, le=1024)] = 32  # base channel count / hidden units
+    batch_size: Annotated[int, Field(ge=2, le=4096)] = 64
+    num_steps: Annotated[int, Field(ge=1)] = 1500  # generator updates
+    n_critic: Annotated[int, Field(ge=1, le=20)] = 1  # D updates per G update
+    lr_g: PositiveFloat = 2e-4
+    lr_d: PositiveFloat = 2e-4
+    beta1: Annotated[float, Field(ge=0, lt=1)] = 0.5
+    beta2: Annotated[float, Field(ge=0, lt=1)] = 0.999
+    gp_weight: Annotated[float, Field(ge=0)] = 10.0  # WGAN-GP lambda
+    r1_weight: Annotated[float, Field(ge=0)] = 0.0
+    label_smoothing: Annotated[float, Field(ge=0, lt=0.5)] = 0.0  # one-sided: real target 1 - s
+    ema_decay: Annotated[float, Field(ge=0, lt=1)] = 0.999  # 0 disables EMA
+    diffaugment: bool = False
+    checkpoint_every: Annotated[int, Field(ge=1)] = 250  # steps between checkpoints + sample grids
+    log_every: Annotated[int, Field(ge=1)] = 25
+
+
+class GanConfig(_Strict):
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    deterministic: bool = False
+    bf16: bool = True  # autocast on CUDA only
+    channels_last: bool = False
+    compile: bool = False
+    variants: dict[str, VariantConfig] = Field(default_factory=lambda: {"dcgan": VariantConfig()})
+
+    @field_validator("variants")
+    @classmethod
+    def _names(cls, value: dict[str, VariantConfig]) -> dict[str, VariantConfig]:
+        if not value:
+            raise ValueError("define at least one variant")
+        for name in value:
+            if not name.replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"variant name {name!r} may hold only letters, digits, _ and -")
+        return value
+
+
+class EvaluateConfig(_Strict):
+    num_images: Annotated[int, Field(ge=100)] = 5000  # generated images per variant
+    batch_size: Annotated[int, Field(ge=8)] = 500
+    kid_subsets: Annotated[int, Field(ge=1)] = 100
+    kid_subset_size: Annotated[int, Field(ge=10)] = 1000
+    is_splits: Annotated[int, Field(ge=1)] = 10
+
+
+class RegisterConfig(_Strict):
+    model_name: str = "ganops-generator"
+    experiment: str = "ganops"
+
+
+class Params(_Strict):
+    seed: Annotated[int, Field(ge=0)] = 0
+    data: DataConfig = DataConfig()
+    evaluator: EvaluatorConfig = EvaluatorConfig()
+    gan: GanConfig = GanConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+    register: RegisterConfig = RegisterConfig()
+
+
+def _describe(error: dict, source: str) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "<root>"
+    if error["type"] == "extra_forbidden":
+        return f"{source}: unknown key '{key}' (check the spelling; see params.yaml in the repo)"
+    message = error["msg"].removeprefix("Value error, ")
+    got = error.get("input")
+    suffix = "" if isinstance(got, dict) else f" (got {got!r})"
+    if "got " in message:
+        suffix = ""
+    return f"{source}: {key}: {message}{suffix}"
+
+
+def parse_params(raw: dict | None, source: str = "params.yaml") -> Params:
+    """Validate a parsed params mapping; raise ConfigError naming the first bad key."""
+    try:
+        return Params.model_validate(raw or {})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors()[0], source)) from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: not found (run from the repo root or pass --params)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of sections")
+    return parse_params(raw, str(path))

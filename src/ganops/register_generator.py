@@ -1,0 +1,56 @@
+"""The `register` stage: pick the best variant by FID and hand it to the champion/challenger rule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+
+from ganops import atomic, registry, tracking
+from ganops.config import Params
+from ganops.metric_keys import primary_fid_key
+
+PYFUNC_CODE = Path(__file__).with_name("generator_pyfunc.py")
+
+
+def _read_variant_metrics(metrics_dir: Path, variants: list[str]) -> dict[str, dict[str, float]]:
+    found = {}
+    for variant in variants:
+        path = metrics_dir / f"{variant}.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no metrics for variant {variant!r}; run `dvc repro evaluate_gan` first")
+        found[variant] = json.loads(path.read_text())
+    return found
+
+
+def register_best_generator(cfg: Params, metrics_dir: Path, models_dir: Path, out: Path) -> dict:
+    key = primary_fid_key(cfg.evaluate.num_images)
+    all_metrics = _read_variant_metrics(metrics_dir, list(cfg.gan.variants))
+    best = min(all_metrics, key=lambda v: all_metrics[v].get(key, float("inf")))
+    weights = models_dir / best / "generator.pt"
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights}: generator weights missing; run `dvc repro train_gan` first")
+    root = Path.cwd()
+    tags = {"variant": best, "git_commit": tracking.git_commit(root)}
+    if (lock_md5 := tracking.dvc_lock_hash(root)) is not None:
+        tags["dvc_data_md5"] = lock_md5
+
+    params_used = {"register": cfg.register.model_dump(), "primary_metric": key, "candidates": list(all_metrics)}
+    with tracking.stage_run("register", cfg.register.experiment, params_used, tags):
+        mlflow.log_metrics({f"{variant}.{key}": m[key] for variant, m in all_metrics.items() if key in m})
+
+        def log_model() -> str:
+            info = mlflow.pyfunc.log_model(
+                name="generator",
+                python_model=str(PYFUNC_CODE),
+                artifacts={"generator": str(weights)},
+            )
+            return info.model_uri
+
+        candidate = registry.Candidate(weights=weights, metrics=all_metrics[best], log_model=log_model, tags=tags)
+        decision = registry.register(cfg.register.model_name, candidate, primary=key, lower_is_better=True)
+        decision["variant"] = best
+        mlflow.set_tags({"decision": decision["alias"], "decision_reason": decision["reason"]})
+    atomic.write_json(out, decision)
+    return decision
