@@ -8,6 +8,9 @@ prefect; only the commands below do, lazily.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,7 +80,7 @@ def train_evaluator_cmd(
         train_x, train_y = load_split(data, "gan_train")
         test_x, test_y = load_split(data, "test")
     params_used = {"seed": cfg.seed, "evaluator": cfg.evaluator.model_dump()}
-    with tracking.stage_run("train_evaluator", cfg.register.experiment, params_used, {}):
+    with tracking.stage_run("train_evaluator", cfg.registry.experiment, params_used, {}):
         model, metrics = train_evaluator(
             cfg.evaluator, train_x, train_y, test_x, test_y, cfg.seed, device=pick_device(cfg.gan.device)
         )
@@ -99,7 +102,9 @@ def train_gan_cmd(
     cfg = _load(params)
     with user_errors():
         if variant not in cfg.gan.variants:
-            raise ConfigError(f"gan.variants: no variant {variant!r} (defined: {', '.join(cfg.gan.variants)})")
+            raise ConfigError(
+                f"gan.variants: no variant {variant!r} (defined: {', '.join(cfg.gan.variants)})"
+            )
     vcfg = cfg.gan.variants[variant]
     out = out or Path("models/gan") / variant
     checkpoints = checkpoints or Path("checkpoints") / variant
@@ -112,19 +117,31 @@ def train_gan_cmd(
     with user_errors():
         manifest = load_manifest(data)
         images, labels = load_split(data, "gan_train")
-    params_used = {"seed": cfg.seed, "variant": vcfg.model_dump(), "gan": cfg.gan.model_dump(exclude={"variants"})}
+    params_used = {
+        "seed": cfg.seed,
+        "variant": vcfg.model_dump(),
+        "gan": cfg.gan.model_dump(exclude={"variants"}),
+    }
     tags = {"variant": variant, "data_sha256": dataset_hash(manifest)}
-    with tracking.stage_run("train_gan", cfg.register.experiment, params_used, tags), user_errors():
+    # Checkpoints live in a folder keyed by everything that defines the run, so a params change
+    # starts afresh while a killed run with the same params resumes; it is removed once training ends.
+    run_key = hashlib.sha256(json.dumps({**params_used, **tags}, sort_keys=True).encode()).hexdigest()[:12]
+    run_checkpoints = checkpoints / run_key
+    with tracking.stage_run("train_gan", cfg.registry.experiment, params_used, tags), user_errors():
 
         def log(step: int, values: dict[str, float]) -> None:
             mlflow.log_metrics(values, step=step)
 
-        result = train_gan(variant, vcfg, cfg.gan, images, labels, out, checkpoints, cfg.seed, log=log)
+        result = train_gan(variant, vcfg, cfg.gan, images, labels, out, run_checkpoints, cfg.seed, log=log)
+        shutil.rmtree(run_checkpoints, ignore_errors=True)
+        checkpoints.mkdir(parents=True, exist_ok=True)  # DVC's persistent output must exist
         mlflow.log_metric("images_per_second", result.images_per_second)
         for name in ("samples.png", "losses.csv"):
             if (out / name).is_file():
                 mlflow.log_artifact(str(out / name))
-    typer.echo(f"{variant}: {result.steps} steps in {result.seconds:.1f}s ({result.images_per_second:.0f} img/s)")
+    typer.echo(
+        f"{variant}: {result.steps} steps in {result.seconds:.1f}s ({result.images_per_second:.0f} img/s)"
+    )
 
 
 @app.command("evaluate-reference")
@@ -176,9 +193,11 @@ def evaluate_gan_cmd(
         G, meta = load_generator(generator)
         real, _ = load_split(data, "test")
     params_used = {"seed": cfg.seed, "evaluate": cfg.evaluate.model_dump()}
-    with tracking.stage_run("evaluate_gan", cfg.register.experiment, params_used, {"variant": variant}):
+    with tracking.stage_run("evaluate_gan", cfg.registry.experiment, params_used, {"variant": variant}):
         with user_errors():
-            fake = sample_images(G, meta, cfg.evaluate.num_images, seed=cfg.seed + 1, batch_size=cfg.evaluate.batch_size)
+            fake = sample_images(
+                G, meta, cfg.evaluate.num_images, seed=cfg.seed + 1, batch_size=cfg.evaluate.batch_size
+            )
             metrics = generation_metrics(net, fake, real, cfg.evaluate, cfg.seed)
         atomic.write_json(out, metrics)
         mlflow.log_metrics(metrics)
@@ -198,7 +217,9 @@ def register(
 
     with user_errors():
         decision = register_best_generator(cfg, metrics_dir, models_dir, out)
-    typer.echo(f"{decision['model_name']} v{decision['version']} -> {decision['alias']}: {decision['reason']}")
+    typer.echo(
+        f"{decision['model_name']} v{decision['version']} -> {decision['alias']}: {decision['reason']}"
+    )
 
 
 @app.command()
@@ -207,14 +228,18 @@ def rollback(which: str = typer.Argument(..., help="generator | detector"), para
     cfg = _load(params)
     from ganops import registry, tracking
 
-    names = {"generator": cfg.register.model_name, "detector": "ganops-detector"}
+    names = {"generator": cfg.registry.model_name, "detector": "ganops-detector"}
     with user_errors():
         if which not in names:
             raise ValueError(f"rollback: expected 'generator' or 'detector', got {which!r}")
-        tracking.setup(cfg.register.experiment)
+        tracking.setup(cfg.registry.experiment)
         result = registry.rollback(names[which])
     typer.echo(f"{result['model_name']}: champion is v{result['champion']} again")
 
 
 def main() -> None:  # pragma: no cover - console entry
     sys.exit(app())
+
+
+if __name__ == "__main__":  # `python -m ganops.cli`
+    main()

@@ -135,7 +135,8 @@ class Params(_Strict):
     evaluator: EvaluatorConfig = EvaluatorConfig()
     gan: GanConfig = GanConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
-    register: RegisterConfig = RegisterConfig()
+    # `register` in params.yaml; renamed here because pydantic models reserve that attribute name.
+    registry: RegisterConfig = Field(default_factory=RegisterConfig, alias="register")
 
 
 def _describe(error: dict, source: str) -> str:

@@ -22,11 +22,15 @@ class GeneratorModel(PythonModel):
         from ganops.generator_io import sample_images
 
         if not hasattr(model_input, "columns") or "seed" not in model_input.columns:
-            raise ValueError("generator input must be a DataFrame with an integer `seed` column (one row per image)")
+            raise ValueError(
+                "generator input must be a DataFrame with an integer `seed` column (one row per image)"
+            )
         seeds = model_input["seed"].astype("int64").to_numpy()
         labels = model_input["label"].astype("int64").to_numpy() if "label" in model_input.columns else None
         images = [
-            sample_images(self.G, self.meta, 1, seed=int(s), labels=None if labels is None else labels[i : i + 1])
+            sample_images(
+                self.G, self.meta, 1, seed=int(s), labels=None if labels is None else labels[i : i + 1]
+            )
             for i, s in enumerate(seeds)
         ]
         return np.concatenate(images, axis=0)  # (N, C, H, W)

@@ -19,7 +19,9 @@ def _read_variant_metrics(metrics_dir: Path, variants: list[str]) -> dict[str, d
     for variant in variants:
         path = metrics_dir / f"{variant}.json"
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: no metrics for variant {variant!r}; run `dvc repro evaluate_gan` first")
+            raise FileNotFoundError(
+                f"{path}: no metrics for variant {variant!r}; run `dvc repro evaluate_gan` first"
+            )
         found[variant] = json.loads(path.read_text())
     return found
 
@@ -36,8 +38,12 @@ def register_best_generator(cfg: Params, metrics_dir: Path, models_dir: Path, ou
     if (lock_md5 := tracking.dvc_lock_hash(root)) is not None:
         tags["dvc_data_md5"] = lock_md5
 
-    params_used = {"register": cfg.register.model_dump(), "primary_metric": key, "candidates": list(all_metrics)}
-    with tracking.stage_run("register", cfg.register.experiment, params_used, tags):
+    params_used = {
+        "register": cfg.registry.model_dump(),
+        "primary_metric": key,
+        "candidates": list(all_metrics),
+    }
+    with tracking.stage_run("register", cfg.registry.experiment, params_used, tags):
         mlflow.log_metrics({f"{variant}.{key}": m[key] for variant, m in all_metrics.items() if key in m})
 
         def log_model() -> str:
@@ -48,8 +54,10 @@ def register_best_generator(cfg: Params, metrics_dir: Path, models_dir: Path, ou
             )
             return info.model_uri
 
-        candidate = registry.Candidate(weights=weights, metrics=all_metrics[best], log_model=log_model, tags=tags)
-        decision = registry.register(cfg.register.model_name, candidate, primary=key, lower_is_better=True)
+        candidate = registry.Candidate(
+            weights=weights, metrics=all_metrics[best], log_model=log_model, tags=tags
+        )
+        decision = registry.register(cfg.registry.model_name, candidate, primary=key, lower_is_better=True)
         decision["variant"] = best
         mlflow.set_tags({"decision": decision["alias"], "decision_reason": decision["reason"]})
     atomic.write_json(out, decision)

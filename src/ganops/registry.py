@@ -8,6 +8,7 @@ otherwise the candidate gets `challenger`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 from collections.abc import Callable
@@ -60,10 +61,8 @@ def register(name: str, candidate: Candidate, primary: str, lower_is_better: boo
     client = MlflowClient()
     sha = file_sha256(candidate.weights)
     score = float(candidate.metrics[primary])
-    try:
+    with contextlib.suppress(MlflowException):  # already exists
         client.create_registered_model(name)
-    except MlflowException:
-        pass  # already exists
     same = client.search_model_versions(f"name='{name}' and tags.{WEIGHTS_TAG}='{sha}'")
     if same:
         version = max(same, key=lambda v: int(v.version))
@@ -90,9 +89,9 @@ def register(name: str, candidate: Candidate, primary: str, lower_is_better: boo
             alias = CHALLENGER
             reason = f"{primary} {score:.4g} does not beat champion v{champion.version} ({old:.4g})"
     client.set_registered_model_alias(name, alias, version.version)
-    if alias == CHAMPION and (challenger := _alias_version(client, name, CHALLENGER)):
-        if challenger.version == version.version:
-            client.delete_registered_model_alias(name, CHALLENGER)
+    challenger = _alias_version(client, name, CHALLENGER)
+    if alias == CHAMPION and challenger is not None and challenger.version == version.version:
+        client.delete_registered_model_alias(name, CHALLENGER)
     return {
         "model_name": name,
         "version": int(version.version),
@@ -115,4 +114,8 @@ def rollback(name: str) -> dict:
     client.delete_registered_model_alias(name, PREVIOUS_CHAMPION)
     if current is not None:
         client.set_registered_model_alias(name, CHALLENGER, current.version)
-    return {"model_name": name, "champion": int(previous.version), "demoted": current and int(current.version)}
+    return {
+        "model_name": name,
+        "champion": int(previous.version),
+        "demoted": current and int(current.version),
+    }

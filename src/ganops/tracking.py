@@ -20,7 +20,9 @@ def setup(experiment: str, root: Path | None = None) -> None:
     mlflow.set_tracking_uri(paths.tracking_uri(root))
     if mlflow.get_experiment_by_name(experiment) is None:
         with contextlib.suppress(mlflow.exceptions.MlflowException):  # created concurrently
-            mlflow.create_experiment(experiment, artifact_location=f"{paths.artifact_root(root)}/{experiment}")
+            mlflow.create_experiment(
+                experiment, artifact_location=f"{paths.artifact_root(root)}/{experiment}"
+            )
     mlflow.set_experiment(experiment)
 
 
