@@ -9,7 +9,7 @@ import mlflow
 
 from ganops import atomic, registry, tracking
 from ganops.config import Params
-from ganops.metric_keys import primary_fid_key
+from ganops.metric_keys import fid_key
 
 PYFUNC_CODE = Path(__file__).with_name("generator_pyfunc.py")
 
@@ -27,7 +27,7 @@ def _read_variant_metrics(metrics_dir: Path, variants: list[str]) -> dict[str, d
 
 
 def register_best_generator(cfg: Params, metrics_dir: Path, models_dir: Path, out: Path) -> dict:
-    key = primary_fid_key(cfg.evaluate.num_images)
+    key = fid_key(cfg.evaluate.num_images)
     all_metrics = _read_variant_metrics(metrics_dir, list(cfg.gan.variants))
     best = min(all_metrics, key=lambda v: all_metrics[v].get(key, float("inf")))
     weights = models_dir / best / "generator.pt"

@@ -1,0 +1,35 @@
+"""Exponential moving average of G's weights (G_ema), the generator we export and sample from.
+
+decay 0 disables it. Early on the effective decay is min(decay, (1 + step) / (10 + step)) so a short
+run is not dominated by the random initial weights. Buffers (batch-norm running statistics) are copied
+from G, not averaged.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+
+def make_ema(G: nn.Module) -> nn.Module:
+    G_ema = copy.deepcopy(G).eval()
+    G_ema.requires_grad_(False)
+    return G_ema
+
+
+def ema_decay_at(decay: float, step: int) -> float:
+    return min(decay, (1.0 + step) / (10.0 + step))
+
+
+@torch.no_grad()
+def update_ema(G_ema: nn.Module, G: nn.Module, decay: float, step: int) -> None:
+    """G_ema ← d·G_ema + (1 − d)·G for parameters; buffers copied. `step` = G updates done so far."""
+    d = ema_decay_at(decay, step)
+    ema_params = list(G_ema.parameters())
+    params = [p.detach() for p in G.parameters()]
+    assert len(ema_params) == len(params)
+    torch._foreach_lerp_(ema_params, params, 1.0 - d)
+    for b_ema, b in zip(G_ema.buffers(), G.buffers(), strict=True):
+        b_ema.copy_(b)

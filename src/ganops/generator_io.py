@@ -1,0 +1,140 @@
+"""The exported generator: one `.pt` file with its weights and everything needed to rebuild it.
+
+Format "ganops-generator/1": {"format", "arch", "variant_config" (dict), "image_shape" [C, H, W],
+"num_classes", "class_names", "state_dict"}; plain types only, loaded with weights_only=True.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ganops.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from ganops.config import VariantConfig
+
+FORMAT = "ganops-generator/1"
+
+
+def config_dict(cfg: Any) -> dict[str, Any]:
+    """A VariantConfig (pydantic), dataclass or namespace as a plain dict."""
+    if hasattr(cfg, "model_dump"):
+        return cfg.model_dump()
+    if dataclasses.is_dataclass(cfg):
+        return dataclasses.asdict(cfg)
+    return dict(vars(cfg))
+
+
+def export_generator(
+    path: str | Path,
+    G: nn.Module,
+    cfg: VariantConfig,
+    image_shape: tuple[int, int, int],
+    num_classes: int,
+    class_names: list[str] | None = None,
+) -> None:
+    payload = {
+        "format": FORMAT,
+        "arch": cfg.arch,
+        "variant_config": config_dict(cfg),
+        "image_shape": [int(s) for s in image_shape],
+        "num_classes": int(num_classes),
+        "class_names": list(class_names or []),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in G.state_dict().items()},
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_generator(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild G (eval mode, on `device`) from an exported file; returns (G, meta without weights)."""
+    from ganops.architectures import build_generator
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: generator file not found; run `dvc repro train_gan` first")
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"{path}: not a ganops generator file ({exc.__class__.__name__}: {exc})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a ganops generator file (expected format {FORMAT!r})")
+    meta = {k: v for k, v in payload.items() if k != "state_dict"}
+    cfg = SimpleNamespace(**meta["variant_config"])
+    G = build_generator(cfg, tuple(meta["image_shape"]), meta["num_classes"])
+    G.load_state_dict(payload["state_dict"])
+    return G.to(device).eval(), meta
+
+
+@torch.no_grad()
+def sample_images(
+    G: nn.Module,
+    meta: dict[str, Any],
+    num_images: int,
+    seed: int,
+    batch_size: int = 500,
+    labels: np.ndarray | None = None,
+    device: str = "cpu",
+) -> np.ndarray:
+    """num_images samples as float32 (N, C, H, W) in [0, 1]; reproducible for a given seed.
+
+    Conditional generators take `labels` (N,) int class ids; without them classes cycle 0, 1, 2, ….
+    Noise is drawn on the CPU from a generator seeded with `seed`, so results do not depend on device.
+    """
+    if num_images < 1:
+        raise ValueError(f"num_images must be >= 1 (got {num_images})")
+    num_classes = int(meta.get("num_classes", 0))
+    conditional = bool(meta["variant_config"].get("conditional", False)) and num_classes > 0
+    if labels is not None:
+        labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+        if len(labels) != num_images:
+            raise ValueError(f"labels: need one per image ({num_images}), got {len(labels)}")
+        if conditional and (labels.min() < 0 or labels.max() >= num_classes):
+            raise ValueError(f"labels: class ids must be in 0..{num_classes - 1}")
+    elif conditional:
+        labels = np.arange(num_images, dtype=np.int64) % num_classes
+    z_dim = int(meta["variant_config"]["z_dim"])
+    was_training = G.training
+    G.eval()
+    noise = torch.Generator().manual_seed(int(seed))
+    out = []
+    for start in range(0, num_images, batch_size):
+        count = min(batch_size, num_images - start)
+        z = torch.randn(count, z_dim, generator=noise).to(device)  # (B, z_dim)
+        y = torch.from_numpy(labels[start : start + count]).to(device) if conditional else None
+        x = G(z, y).float()  # (B, C, H, W) in [-1, 1]
+        out.append(((x + 1) / 2).clamp(0, 1).cpu().numpy())
+    G.train(was_training)
+    return np.concatenate(out).astype(np.float32, copy=False)  # (N, C, H, W)
+
+
+def image_grid(images: np.ndarray, nrow: int = 8, pad: int = 2) -> np.ndarray:
+    """(N, C, H, W) in [0, 1] → one uint8 image (rows·(H+pad)+pad, nrow·(W+pad)+pad, C) on black.
+
+    Built here in numpy because torchvision (make_grid / save_image) cannot be installed beside our torch.
+    """
+    n, c, h, w = images.shape
+    rows = -(-n // nrow)
+    grid = np.zeros((rows * (h + pad) + pad, nrow * (w + pad) + pad, c), dtype=np.uint8)
+    pixels = (np.clip(images, 0, 1) * 255 + 0.5).astype(np.uint8).transpose(0, 2, 3, 1)  # (N, H, W, C)
+    for i in range(n):
+        top, left = pad + (i // nrow) * (h + pad), pad + (i % nrow) * (w + pad)
+        grid[top : top + h, left : left + w] = pixels[i]
+    return grid
+
+
+def save_image_grid(path: str | Path, images: np.ndarray, nrow: int = 8) -> None:
+    """Write a sample grid PNG atomically with Pillow."""
+    from PIL import Image
+
+    grid = image_grid(images, nrow)
+    image = Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid)
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG")

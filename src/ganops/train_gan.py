@@ -1,0 +1,434 @@
+"""The GAN training loop: one variant, resumable bit-exactly from its last checkpoint.
+
+A step is `n_critic` D updates (each on a fresh real batch) followed by one G update and the EMA update.
+Runs on CPU or CUDA (bf16 autocast optional); data order, noise and augmentation are seeded and their
+state checkpointed, so on CPU with `gan.deterministic` a killed and restarted run ends with weights
+bit-identical to an uninterrupted one. A non-finite loss stops the run with `DivergenceError`, leaving
+the last good checkpoint in place.
+
+`cfg` / `gan` are any objects with the `VariantConfig` / `GanConfig` attributes: this module never
+imports pydantic, so tools such as benchmarks/gpu_check.py can run it with torch + numpy only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ganops.architectures import build_models, validate_arch
+from ganops.augment import diff_augment
+from ganops.checkpoint import config_mismatch, load_checkpoint, save_checkpoint, set_rng_state
+from ganops.devices import pick_device
+from ganops.ema import make_ema, update_ema
+from ganops.generator_io import config_dict, export_generator, sample_images, save_image_grid
+from ganops.losses import LOSSES, GanLoss, gradient_penalty, r1_penalty, validate_loss
+
+if TYPE_CHECKING:
+    from ganops.config import GanConfig, VariantConfig
+
+# Logged values: the keys of `log(step, values)` and the columns of losses.csv (after "step").
+LOSS_D = "loss_d"  # D loss including its penalty
+LOSS_G = "loss_g"
+D_REAL = "d_real"  # mean D logit on real images
+D_FAKE = "d_fake"  # mean D logit on generated images
+PENALTY = "penalty"  # gradient penalty (wgan_gp) or R1, unweighted; 0 when unused
+LOG_KEYS = (LOSS_D, LOSS_G, D_REAL, D_FAKE, PENALTY)
+
+CHECKPOINT = "last.pt"
+GENERATOR = "generator.pt"
+# VariantConfig keys that may change between a checkpoint and its resume: they do not alter the maths
+# of the steps already taken.
+SCHEDULE_KEYS = ("num_steps", "checkpoint_every", "log_every")
+GRID_IMAGES = 64
+
+
+class DivergenceError(RuntimeError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(Exception):
+    """Raised by the `stop_after` test hook to simulate a run killed after a given step."""
+
+
+@dataclass
+class TrainResult:
+    steps: int  # G updates done in total (including those before a resume)
+    seconds: float  # wall time of this call's training loop
+    images_per_second: float  # real images through D per second in this call (batch · n_critic · steps / s)
+    losses: dict[str, float]  # last logged values (LOG_KEYS)
+    device: str
+    resumed_from: int | None  # step of the checkpoint this call resumed from
+
+
+class DataOrder:
+    """Batches of indices from a per-epoch permutation drawn from a seeded torch.Generator (checkpointable)."""
+
+    def __init__(self, num_images: int, batch_size: int, seed: int) -> None:
+        self.num_images, self.batch_size = num_images, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+        self.epoch, self.pos = 0, 0
+        self.perm = torch.randperm(num_images, generator=self.generator)
+
+    def next_indices(self) -> torch.Tensor:  # (B,) int64; drops the incomplete tail of an epoch
+        if self.pos + self.batch_size > self.num_images:
+            self.perm = torch.randperm(self.num_images, generator=self.generator)
+            self.epoch, self.pos = self.epoch + 1, 0
+        idx = self.perm[self.pos : self.pos + self.batch_size]
+        self.pos += self.batch_size
+        return idx
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state(), "perm": self.perm, "epoch": self.epoch, "pos": self.pos}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        self.perm, self.epoch, self.pos = state["perm"], int(state["epoch"]), int(state["pos"])
+
+
+@dataclass
+class Trainer:
+    """Models, optimisers and options a training step touches."""
+
+    cfg: Any  # VariantConfig-like
+    G: nn.Module
+    D: nn.Module
+    G_ema: nn.Module | None
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    loss: GanLoss
+    device: str
+    bf16: bool = False
+    channels_last: bool = False
+    G_fwd: Callable[..., torch.Tensor] = field(default=None)  # compiled G when gan.compile, else G
+    D_fwd: Callable[..., torch.Tensor] = field(default=None)
+
+    def __post_init__(self) -> None:
+        self.G_fwd = self.G_fwd or self.G
+        self.D_fwd = self.D_fwd or self.D
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.bf16 and self.device.startswith("cuda"):
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    @property
+    def sampler(self) -> nn.Module:
+        """The generator we sample from and export: G_ema when EMA is on, else G."""
+        return self.G_ema if self.G_ema is not None else self.G
+
+
+def build_trainer(
+    cfg: VariantConfig,
+    gan: GanConfig,
+    image_shape: tuple[int, int, int],
+    num_classes: int,
+    device: str,
+    variant: str = "",
+) -> Trainer:
+    """Build G, D, G_ema and the Adam optimisers (seed torch first for a reproducible init)."""
+    validate_loss(cfg, variant)
+    G, D = build_models(cfg, image_shape, num_classes, variant)
+    memory = torch.channels_last if gan.channels_last else torch.contiguous_format
+    G, D = G.to(device, memory_format=memory), D.to(device, memory_format=memory)
+    G_ema = make_ema(G) if cfg.ema_decay > 0 else None
+    betas = (cfg.beta1, cfg.beta2)
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=betas)
+    G_fwd, D_fwd = (torch.compile(G), torch.compile(D)) if gan.compile else (G, D)
+    return Trainer(
+        cfg, G, D, G_ema, opt_g, opt_d, LOSSES[cfg.loss], device, gan.bf16, gan.channels_last, G_fwd, D_fwd
+    )
+
+
+# --- one training step: D updates, G update, EMA ---
+
+
+def _augment(tr: Trainer, x: torch.Tensor) -> torch.Tensor:
+    return diff_augment(x) if tr.cfg.diffaugment else x
+
+
+def d_step(
+    tr: Trainer, real: torch.Tensor, y: torch.Tensor | None, keep_fake: bool
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """One D update on real (B, C, H, W); returns (values, fake). `keep_fake` keeps G's graph on fake so
+    the G step can reuse it (n_critic == 1: one G forward per step, as in the PyTorch DCGAN example)."""
+    cfg = tr.cfg
+    z = torch.randn(real.shape[0], cfg.z_dim, device=real.device)  # (B, z_dim)
+    with tr.autocast():
+        with torch.set_grad_enabled(keep_fake):
+            fake = tr.G_fwd(z, y)  # (B, C, H, W)
+        real_in, fake_in = _augment(tr, real), _augment(tr, fake.detach())
+        real_logits = tr.D_fwd(real_in, y).float()  # (B,)
+        fake_logits = tr.D_fwd(fake_in, y).float()
+        loss = tr.loss.d_loss(real_logits, fake_logits, cfg.label_smoothing)
+        penalty = torch.zeros((), device=real.device)
+        # Penalties need double backward, which compiled modules lack: they use the eager D.
+        if tr.loss.gradient_penalty and cfg.gp_weight > 0:
+            penalty = gradient_penalty(tr.D, real_in, fake_in, y)
+            loss = loss + cfg.gp_weight * penalty
+        if cfg.r1_weight > 0:
+            penalty = r1_penalty(tr.D, real_in, y)
+            loss = loss + 0.5 * cfg.r1_weight * penalty
+    tr.opt_d.zero_grad(set_to_none=True)
+    loss.backward()
+    tr.opt_d.step()
+    values = {
+        LOSS_D: loss.detach(),
+        D_REAL: real_logits.detach().mean(),
+        D_FAKE: fake_logits.detach().mean(),
+        PENALTY: penalty.detach(),
+    }
+    return values, fake
+
+
+def g_step(tr: Trainer, fake: torch.Tensor | None, y: torch.Tensor | None, batch_size: int) -> torch.Tensor:
+    """One G update; `fake` is reused when it still carries G's graph, else drawn afresh."""
+    tr.D.requires_grad_(False)  # G's loss needs gradients w.r.t. images only, not D's weights
+    with tr.autocast():
+        if fake is None:
+            z = torch.randn(batch_size, tr.cfg.z_dim, device=tr.device)  # (B, z_dim)
+            fake = tr.G_fwd(z, y)  # (B, C, H, W)
+        loss = tr.loss.g_loss(tr.D_fwd(_augment(tr, fake), y).float())
+    tr.opt_g.zero_grad(set_to_none=True)
+    loss.backward()
+    tr.opt_g.step()
+    tr.D.requires_grad_(True)
+    return loss.detach()
+
+
+def train_step(
+    tr: Trainer, next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor | None]], step: int
+) -> dict[str, torch.Tensor]:
+    """n_critic D updates then one G update and the EMA update; `step` = G updates done before this one.
+    Returns the step's values as 0-dim tensors (no device sync here)."""
+    n_critic = tr.cfg.n_critic
+    for i in range(n_critic):
+        real, y = next_batch()
+        values, fake = d_step(tr, real, y, keep_fake=(i == n_critic - 1 and n_critic == 1))
+    values[LOSS_G] = g_step(tr, fake if fake.requires_grad else None, y, real.shape[0])
+    if tr.G_ema is not None:
+        update_ema(tr.G_ema, tr.G, tr.cfg.ema_decay, step)
+    return values
+
+
+# --- the loop ---
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _num_classes(labels: np.ndarray) -> int:
+    return int(labels.max()) + 1 if len(labels) and labels.max() >= 0 else 0
+
+
+def _check_images(images: np.ndarray, labels: np.ndarray, batch_size: int, variant: str) -> None:
+    if images.ndim != 4:
+        raise ValueError(f"training images must be (N, C, H, W), got shape {images.shape}")
+    if len(labels) != len(images):
+        raise ValueError(f"{len(images)} training images but {len(labels)} labels")
+    if len(images) < batch_size:
+        raise ValueError(
+            f"gan.variants.{variant}.batch_size: {batch_size} is more than the {len(images)} training images"
+        )
+
+
+def _data_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
+    digest = hashlib.sha256(np.ascontiguousarray(images).data)
+    digest.update(np.ascontiguousarray(labels).data)
+    return digest.hexdigest()[:16]
+
+
+def _grid(tr: Trainer, meta: dict[str, Any], seed: int) -> np.ndarray:
+    """Fixed-noise samples (their own torch.Generator: the training RNG streams are untouched)."""
+    num_classes = meta["num_classes"]
+    num = GRID_IMAGES if not num_classes else num_classes * max(1, GRID_IMAGES // num_classes)
+    return sample_images(tr.sampler, meta, num, seed=seed, batch_size=GRID_IMAGES, device=tr.device)
+
+
+def _write_csv_header(path: Path, rows: list[list[float]]) -> None:
+    from ganops.atomic import atomic_path
+
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["step", *LOG_KEYS])
+        writer.writerows(rows)
+
+
+def train_gan(
+    variant: str,
+    cfg: VariantConfig,
+    gan: GanConfig,
+    images: np.ndarray,
+    labels: np.ndarray,
+    out_dir: Path,
+    checkpoint_dir: Path,
+    seed: int,
+    log: Callable[[int, dict[str, float]], None] | None = None,
+    class_names: list[str] | None = None,
+    stop_after: int | None = None,
+) -> TrainResult:
+    """Train `variant` on images (N, C, H, W) in [0, 1] with labels (N,) (-1 = unknown).
+
+    Writes out_dir/{generator.pt, samples.png, samples/step_XXXXXX.png, losses.csv} and
+    checkpoint_dir/last.pt; resumes from last.pt when present. `stop_after` (tests only) raises
+    TrainingInterrupted once that many steps are done, as if the process had been killed.
+    """
+    from tqdm import tqdm
+
+    out_dir, checkpoint_dir = Path(out_dir), Path(checkpoint_dir)
+    labels = np.asarray(labels, dtype=np.int64)
+    _check_images(images, labels, cfg.batch_size, variant)
+    image_shape = tuple(int(s) for s in images.shape[1:])
+    num_classes = _num_classes(labels)
+    validate_arch(cfg, image_shape, num_classes, variant)
+    validate_loss(cfg, variant)
+    if cfg.conditional:
+        keep = labels >= 0
+        if not keep.all():
+            print(f"{variant}: conditional training skips {int((~keep).sum())} unlabelled images", file=sys.stderr)
+            images, labels = images[keep], labels[keep]
+            _check_images(images, labels, cfg.batch_size, variant)
+    else:
+        num_classes = 0
+    device = pick_device(gan.device)
+    run_config = {
+        "variant": variant,
+        "variant_config": {k: v for k, v in config_dict(cfg).items() if k not in SCHEDULE_KEYS},
+        "seed": int(seed),
+        "image_shape": list(image_shape),
+        "num_classes": num_classes,
+        "data": _data_fingerprint(images, labels),
+    }
+    meta = {"variant_config": config_dict(cfg), "num_classes": num_classes}
+    checkpoint_path = checkpoint_dir / CHECKPOINT
+    previous_determinism = torch.are_deterministic_algorithms_enabled()
+    if gan.deterministic:
+        if device == "cuda":
+            import os
+
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+    try:
+        # --- setup: seed, build, maybe resume ---
+        _seed_everything(seed)
+        tr = build_trainer(cfg, gan, image_shape, num_classes, device, variant)
+        order = DataOrder(len(images), cfg.batch_size, seed)
+        x_all = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).to(device) * 2 - 1  # [-1, 1]
+        if gan.channels_last:
+            x_all = x_all.contiguous(memory_format=torch.channels_last)
+        y_all = torch.from_numpy(labels).to(device) if num_classes else None
+        step, history, resumed_from = 0, [], None
+        if checkpoint_path.is_file():
+            ckpt = load_checkpoint(checkpoint_path)
+            differing = config_mismatch(ckpt["config"], run_config)
+            if differing:
+                raise ValueError(
+                    f"{checkpoint_path}: checkpoint was made with different settings ({', '.join(differing)}); "
+                    f"delete it to start afresh"
+                )
+            tr.G.load_state_dict(ckpt["G"])
+            tr.D.load_state_dict(ckpt["D"])
+            if tr.G_ema is not None:
+                tr.G_ema.load_state_dict(ckpt["G_ema"])
+            tr.opt_g.load_state_dict(ckpt["opt_g"])
+            tr.opt_d.load_state_dict(ckpt["opt_d"])
+            order.load_state_dict(ckpt["data_order"])
+            step, history, resumed_from = int(ckpt["step"]), [list(r) for r in ckpt["history"]], int(ckpt["step"])
+            set_rng_state(ckpt["rng"])
+            print(f"resuming {variant} from step {step}")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        losses_csv = out_dir / "losses.csv"
+        _write_csv_header(losses_csv, history)
+
+        def next_batch() -> tuple[torch.Tensor, torch.Tensor | None]:
+            idx = order.next_indices().to(device, non_blocking=True)
+            return x_all[idx], (y_all[idx] if y_all is not None else None)  # (B, C, H, W), (B,)
+
+        def checkpoint() -> None:
+            save_checkpoint(
+                checkpoint_path,
+                {
+                    "config": run_config,
+                    "step": step,
+                    "G": tr.G.state_dict(),
+                    "D": tr.D.state_dict(),
+                    "G_ema": tr.G_ema.state_dict() if tr.G_ema is not None else {},
+                    "opt_g": tr.opt_g.state_dict(),
+                    "opt_d": tr.opt_d.state_dict(),
+                    "data_order": order.state_dict(),
+                    "history": history,
+                },
+            )
+            grid = _grid(tr, meta, seed)
+            nrow = num_classes or 8
+            save_image_grid(out_dir / "samples" / f"step_{step:06d}.png", grid, nrow)
+            save_image_grid(out_dir / "samples.png", grid, nrow)
+
+        # --- train ---
+        guard_every = 1 if device == "cpu" else cfg.log_every  # a device sync per check on CUDA
+        nonfinite_at = torch.full((), -1, dtype=torch.long, device=device)
+        images_per_step = cfg.batch_size * cfg.n_critic
+        last: dict[str, float] = {}
+        bar = tqdm(total=cfg.num_steps, initial=step, desc=variant, unit="step", file=sys.stderr, leave=False)
+        start_step, started = step, time.perf_counter()
+        with bar:
+            while step < cfg.num_steps:
+                values = train_step(tr, next_batch, step)
+                finite = torch.isfinite(values[LOSS_D]) & torch.isfinite(values[LOSS_G])
+                nonfinite_at = torch.where((nonfinite_at < 0) & ~finite, step + 1, nonfinite_at)
+                step += 1
+                bar.update(1)
+                due_log = step % cfg.log_every == 0 or step == cfg.num_steps
+                due_checkpoint = step % cfg.checkpoint_every == 0 or step == cfg.num_steps
+                if step % guard_every == 0 or due_log or due_checkpoint:
+                    bad = int(nonfinite_at)
+                    if bad >= 0:
+                        raise DivergenceError(
+                            f"{variant}: loss became NaN/inf at step {bad}; last good checkpoint kept in "
+                            f"{checkpoint_path} (try a lower lr, another loss, or gp/r1 regularisation)"
+                        )
+                if due_log:
+                    last = {k: float(values[k]) for k in LOG_KEYS}
+                    history.append([step, *(last[k] for k in LOG_KEYS)])
+                    with losses_csv.open("a", newline="") as f:
+                        csv.writer(f).writerow(history[-1])
+                    rate = (step - start_step) * images_per_step / (time.perf_counter() - started)
+                    bar.set_postfix(img_s=f"{rate:.0f}", d=f"{last[LOSS_D]:.3f}", g=f"{last[LOSS_G]:.3f}")
+                    if log is not None:
+                        log(step, last)
+                if due_checkpoint:
+                    checkpoint()
+                if stop_after is not None and step >= stop_after:
+                    raise TrainingInterrupted(f"stopped after step {step} (test hook)")
+        seconds = time.perf_counter() - started
+        if step == start_step:  # resumed a finished run: nothing to train, re-export
+            checkpoint()
+        export_generator(out_dir / GENERATOR, tr.sampler, cfg, image_shape, num_classes, class_names)
+    finally:
+        torch.use_deterministic_algorithms(previous_determinism)
+    steps_run = step - start_step
+    if not last and history:
+        last = dict(zip(LOG_KEYS, history[-1][1:], strict=True))
+    return TrainResult(
+        steps=step,
+        seconds=seconds,
+        images_per_second=steps_run * images_per_step / seconds if seconds > 0 else 0.0,
+        losses=last,
+        device=device,
+        resumed_from=resumed_from,
+    )

