@@ -129,12 +129,62 @@ class RegisterConfig(_Strict):
     experiment: str = "ganops"
 
 
+Probability = Annotated[float, Field(ge=0, le=1)]
+
+
+class CnnDetectorConfig(_Strict):
+    """`detector.cnn`: small CNN on pixels, blur + JPEG augmentation (Wang et al. 2020)."""
+
+    epochs: Annotated[int, Field(ge=1, le=200)] = 10
+    batch_size: Annotated[int, Field(ge=8, le=4096)] = 64
+    lr: PositiveFloat = 1e-3
+    width: Annotated[int, Field(ge=4, le=256)] = 16  # channels of the first conv; later ones 2x, 4x
+    blur_prob: Probability = 0.5  # per image and epoch, both classes alike
+    blur_sigma_max: Annotated[float, Field(ge=0, le=10)] = 2.0  # sigma ~ U[0, max] pixels
+    jpeg_prob: Probability = 0.5
+    jpeg_quality_min: Annotated[int, Field(ge=1, le=100)] = 30  # quality ~ U{min..100}
+
+
+class SpectrumDetectorConfig(_Strict):
+    """`detector.spectrum`: radial log spectrum / log-DCT features into logistic regression."""
+
+    features: Literal["radial", "dct", "both"] = "both"
+    dct_grid: Annotated[int, Field(ge=4, le=256)] = 32  # log-DCT pooled to at most grid x grid
+    logreg_c: PositiveFloat = 1.0
+
+
+class DetectorConfig(_Strict):
+    """Real-vs-fake detectors (label 1 = fake); each detector reads its own sub-section by name."""
+
+    detectors: list[str] = Field(default_factory=lambda: ["spectrum", "cnn"])
+    num_fakes: Annotated[int, Field(ge=20)] = 2000  # generated per variant, split train/test like reals
+    validation_fraction: Fraction = 0.25  # of detector_train, for Platt scaling + threshold
+    threshold_rule: Literal["fpr", "balanced"] = "fpr"
+    target_fpr: Fraction = 0.01
+    bootstrap_resamples: Annotated[int, Field(ge=0, le=10000)] = 200
+    leak_warn_auc: Annotated[float, Field(gt=0.5, le=1)] = 0.75
+    leave_one_out: bool = True  # train extra detectors with one generator held out
+    model_name: str = "ganops-detector"
+    cnn: CnnDetectorConfig = CnnDetectorConfig()
+    spectrum: SpectrumDetectorConfig = SpectrumDetectorConfig()
+
+    @field_validator("detectors")
+    @classmethod
+    def _known_detectors(cls, value: list[str]) -> list[str]:
+        known = ("spectrum", "cnn")  # keep in step with ganops.detectors.DETECTORS
+        unknown = [name for name in value if name not in known]
+        if not value or unknown or len(set(value)) != len(value):
+            raise ValueError(f"must list distinct detectors from {', '.join(known)} (got {value!r})")
+        return value
+
+
 class Params(_Strict):
     seed: Annotated[int, Field(ge=0)] = 0
     data: DataConfig = DataConfig()
     evaluator: EvaluatorConfig = EvaluatorConfig()
     gan: GanConfig = GanConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+    detector: DetectorConfig = DetectorConfig()
     # `register` in params.yaml; renamed here because pydantic models reserve that attribute name.
     registry: RegisterConfig = Field(default_factory=RegisterConfig, alias="register")
 
