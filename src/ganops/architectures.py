@@ -43,11 +43,15 @@ def register_arch(name: str, image_sizes: tuple[int, ...] | None = None) -> Call
     return decorate
 
 
-def validate_arch(cfg: VariantConfig, image_shape: tuple[int, int, int], num_classes: int, variant: str = "") -> None:
+def validate_arch(
+    cfg: VariantConfig, image_shape: tuple[int, int, int], num_classes: int, variant: str = ""
+) -> None:
     """Raise a one-line ValueError when this variant cannot be built for this data."""
     where = f"gan.variants.{variant}" if variant else "variant"
     if cfg.arch not in ARCHITECTURES:
-        raise ValueError(f"{where}.arch: unknown architecture {cfg.arch!r} (known: {', '.join(sorted(ARCHITECTURES))})")
+        raise ValueError(
+            f"{where}.arch: unknown architecture {cfg.arch!r} (known: {', '.join(sorted(ARCHITECTURES))})"
+        )
     spec = ARCHITECTURES[cfg.arch]
     channels, height, width = image_shape
     if height != width:

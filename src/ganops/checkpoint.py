@@ -20,7 +20,7 @@ FORMAT = "ganops-checkpoint/1"
 
 
 def rng_state() -> dict[str, Any]:
-    np_state = np.random.get_state()
+    np_state = np.random.get_state()  # noqa: NPY002 (the legacy global state is what we must save)
     py_version, py_internal, py_gauss = random.getstate()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
@@ -41,7 +41,7 @@ def rng_state() -> dict[str, Any]:
 def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     n = state["numpy"]
-    np.random.set_state(
+    np.random.set_state(  # noqa: NPY002
         (n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
     )
     version, internal, gauss = state["python"]
@@ -61,13 +61,17 @@ def load_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:
-        raise ValueError(f"{path}: not a readable checkpoint ({exc.__class__.__name__}); delete it to start afresh") from None
+        raise ValueError(
+            f"{path}: not a readable checkpoint ({exc.__class__.__name__}); delete it to start afresh"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path}: not a ganops training checkpoint; delete it to start afresh")
     return payload
 
 
-def config_mismatch(saved: dict[str, Any], current: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
+def config_mismatch(
+    saved: dict[str, Any], current: dict[str, Any], ignore: tuple[str, ...] = ()
+) -> list[str]:
     """Keys (dotted, one level deep for nested dicts) whose values differ between two config dicts."""
     differing = []
     for key in sorted(set(saved) | set(current)):

@@ -132,7 +132,18 @@ def train_gan_cmd(
         def log(step: int, values: dict[str, float]) -> None:
             mlflow.log_metrics(values, step=step)
 
-        result = train_gan(variant, vcfg, cfg.gan, images, labels, out, run_checkpoints, cfg.seed, log=log)
+        result = train_gan(
+            variant,
+            vcfg,
+            cfg.gan,
+            images,
+            labels,
+            out,
+            run_checkpoints,
+            cfg.seed,
+            log=log,
+            class_names=manifest.get("class_names"),
+        )
         shutil.rmtree(run_checkpoints, ignore_errors=True)
         checkpoints.mkdir(parents=True, exist_ok=True)  # DVC's persistent output must exist
         mlflow.log_metric("images_per_second", result.images_per_second)

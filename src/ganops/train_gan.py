@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ganops.architectures import build_models, validate_arch
+from ganops.atomic import atomic_path
 from ganops.augment import diff_augment
 from ganops.checkpoint import config_mismatch, load_checkpoint, save_checkpoint, set_rng_state
 from ganops.devices import pick_device
@@ -73,7 +74,7 @@ class TrainResult:
 
 
 class DataOrder:
-    """Batches of indices from a per-epoch permutation drawn from a seeded torch.Generator (checkpointable)."""
+    """Index batches from a per-epoch permutation drawn from a seeded torch.Generator (checkpointable)."""
 
     def __init__(self, num_images: int, batch_size: int, seed: int) -> None:
         self.num_images, self.batch_size = num_images, batch_size
@@ -90,7 +91,12 @@ class DataOrder:
         return idx
 
     def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.generator.get_state(), "perm": self.perm, "epoch": self.epoch, "pos": self.pos}
+        return {
+            "generator": self.generator.get_state(),
+            "perm": self.perm,
+            "epoch": self.epoch,
+            "pos": self.pos,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.generator.set_state(state["generator"])
@@ -214,9 +220,9 @@ def train_step(
     """n_critic D updates then one G update and the EMA update; `step` = G updates done before this one.
     Returns the step's values as 0-dim tensors (no device sync here)."""
     n_critic = tr.cfg.n_critic
-    for i in range(n_critic):
+    for _ in range(n_critic):
         real, y = next_batch()
-        values, fake = d_step(tr, real, y, keep_fake=(i == n_critic - 1 and n_critic == 1))
+        values, fake = d_step(tr, real, y, keep_fake=n_critic == 1)
     values[LOSS_G] = g_step(tr, fake if fake.requires_grad else None, y, real.shape[0])
     if tr.G_ema is not None:
         update_ema(tr.G_ema, tr.G, tr.cfg.ema_decay, step)
@@ -228,7 +234,7 @@ def train_step(
 
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (seed the legacy global RNG for third-party code)
     torch.manual_seed(seed)
 
 
@@ -260,9 +266,8 @@ def _grid(tr: Trainer, meta: dict[str, Any], seed: int) -> np.ndarray:
     return sample_images(tr.sampler, meta, num, seed=seed, batch_size=GRID_IMAGES, device=tr.device)
 
 
-def _write_csv_header(path: Path, rows: list[list[float]]) -> None:
-    from ganops.atomic import atomic_path
-
+def _write_csv(path: Path, rows: list[list[float]]) -> None:
+    """Header plus the rows logged so far (the checkpoint's history on resume), written atomically."""
     with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["step", *LOG_KEYS])
@@ -300,7 +305,10 @@ def train_gan(
     if cfg.conditional:
         keep = labels >= 0
         if not keep.all():
-            print(f"{variant}: conditional training skips {int((~keep).sum())} unlabelled images", file=sys.stderr)
+            print(
+                f"{variant}: conditional training skips {int((~keep).sum())} unlabelled images",
+                file=sys.stderr,
+            )
             images, labels = images[keep], labels[keep]
             _check_images(images, labels, cfg.batch_size, variant)
     else:
@@ -317,7 +325,7 @@ def train_gan(
     meta = {"variant_config": config_dict(cfg), "num_classes": num_classes}
     checkpoint_path = checkpoint_dir / CHECKPOINT
     previous_determinism = torch.are_deterministic_algorithms_enabled()
-    if gan.deterministic:
+    if gan.deterministic and not previous_determinism:
         if device == "cuda":
             import os
 
@@ -338,8 +346,8 @@ def train_gan(
             differing = config_mismatch(ckpt["config"], run_config)
             if differing:
                 raise ValueError(
-                    f"{checkpoint_path}: checkpoint was made with different settings ({', '.join(differing)}); "
-                    f"delete it to start afresh"
+                    f"{checkpoint_path}: checkpoint was made with different settings "
+                    f"({', '.join(differing)}); delete it to start afresh"
                 )
             tr.G.load_state_dict(ckpt["G"])
             tr.D.load_state_dict(ckpt["D"])
@@ -348,12 +356,13 @@ def train_gan(
             tr.opt_g.load_state_dict(ckpt["opt_g"])
             tr.opt_d.load_state_dict(ckpt["opt_d"])
             order.load_state_dict(ckpt["data_order"])
-            step, history, resumed_from = int(ckpt["step"]), [list(r) for r in ckpt["history"]], int(ckpt["step"])
+            step = resumed_from = int(ckpt["step"])
+            history = [list(row) for row in ckpt["history"]]
             set_rng_state(ckpt["rng"])
             print(f"resuming {variant} from step {step}")
         out_dir.mkdir(parents=True, exist_ok=True)
         losses_csv = out_dir / "losses.csv"
-        _write_csv_header(losses_csv, history)
+        _write_csv(losses_csv, history)
 
         def next_batch() -> tuple[torch.Tensor, torch.Tensor | None]:
             idx = order.next_indices().to(device, non_blocking=True)
@@ -420,7 +429,8 @@ def train_gan(
             checkpoint()
         export_generator(out_dir / GENERATOR, tr.sampler, cfg, image_shape, num_classes, class_names)
     finally:
-        torch.use_deterministic_algorithms(previous_determinism)
+        if torch.are_deterministic_algorithms_enabled() != previous_determinism:
+            torch.use_deterministic_algorithms(previous_determinism)
     steps_run = step - start_step
     if not last and history:
         last = dict(zip(LOG_KEYS, history[-1][1:], strict=True))

@@ -29,9 +29,7 @@ def test_minimax_saturates_where_non_saturating_does_not():
     (g_non_sat,) = torch.autograd.grad(LOSSES["non_saturating"].g_loss(fake), fake)
     assert abs(g_minimax.item()) < 1e-3
     assert abs(g_non_sat.item()) > 0.99
-    torch.testing.assert_close(
-        LOSSES["non_saturating"].g_loss(FAKE), -torch.log(torch.sigmoid(FAKE)).mean()
-    )
+    torch.testing.assert_close(LOSSES["non_saturating"].g_loss(FAKE), -torch.log(torch.sigmoid(FAKE)).mean())
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))

@@ -1,0 +1,155 @@
+"""GPU check: a few hundred ganops training steps per variant on CUDA; prints img/s and peak memory.
+
+Needs only torch, numpy and pyyaml (no pydantic / mlflow / dvc / prefect), so it runs on a bare GPU
+machine from a checkout:
+
+    PYTHONPATH=src python benchmarks/gpu_check.py [--params params.yaml] [--steps 300] [--variants a,b]
+
+Variants and `gan` options (bf16, channels_last, compile) come from params.yaml; the images are the
+prepared `gan_train` split when present, else random images of `data.image_size` (throughput does not
+depend on the pixels). `--device cpu` runs the same code on the CPU as a dry run of the script itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from ganops.train_gan import LOSS_D, LOSS_G, DataOrder, build_trainer, train_step
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """Mirror of ganops.config.VariantConfig's fields and defaults (that module needs pydantic);
+    tests/unit/test_train_gan.py checks the two stay in step."""
+
+    arch: str = "dcgan"
+    loss: str = "non_saturating"
+    conditional: bool = False
+    z_dim: int = 64
+    width: int = 32
+    batch_size: int = 64
+    num_steps: int = 1500
+    n_critic: int = 1
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    gp_weight: float = 10.0
+    r1_weight: float = 0.0
+    label_smoothing: float = 0.0
+    ema_decay: float = 0.999
+    diffaugment: bool = False
+    checkpoint_every: int = 250
+    log_every: int = 25
+
+
+@dataclasses.dataclass(frozen=True)
+class GanOptions:
+    bf16: bool = True
+    channels_last: bool = False
+    compile: bool = False
+
+
+def load_variants(params: Path) -> tuple[dict[str, Variant], GanOptions, dict]:
+    raw = (yaml.safe_load(params.read_text()) or {}) if params.is_file() else {}
+    gan = raw.get("gan", {})
+    known = {f.name for f in dataclasses.fields(Variant)}
+    variants = {}
+    for name, fields in (gan.get("variants") or {"dcgan": {}}).items():
+        unknown = set(fields) - known
+        if unknown:
+            sys.exit(f"gpu_check: {params}: gan.variants.{name}: unknown keys {sorted(unknown)}")
+        variants[name] = Variant(**fields)
+    options = GanOptions(**{k: gan[k] for k in ("bf16", "channels_last", "compile") if k in gan})
+    return variants, options, raw.get("data", {})
+
+
+def load_images(data_dir: Path, data: dict) -> tuple[np.ndarray, np.ndarray]:
+    images_path = data_dir / "gan_train_images.npy"
+    if images_path.is_file():
+        images = np.load(images_path, allow_pickle=False)
+        labels = np.load(data_dir / "gan_train_labels.npy", allow_pickle=False)
+        return images, labels
+    size, channels = int(data.get("image_size", 28)), 3 if data.get("channels") == "rgb" else 1
+    rng = np.random.default_rng(0)
+    print(f"gpu_check: {images_path} not found; using random {channels}x{size}x{size} images")
+    return rng.random((4096, channels, size, size), dtype=np.float32), rng.integers(0, 10, 4096)
+
+
+def run_variant(name: str, cfg: Variant, gan: GanOptions, images, labels, steps: int, device: str) -> None:
+    torch.manual_seed(0)
+    num_classes = int(labels.max()) + 1 if cfg.conditional else 0
+    tr = build_trainer(cfg, gan, tuple(images.shape[1:]), num_classes, device, name)
+    x = torch.from_numpy(images).to(device) * 2 - 1  # (N, C, H, W) in [-1, 1]
+    if gan.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = torch.from_numpy(labels.astype(np.int64)).to(device) if num_classes else None
+    order = DataOrder(len(x), cfg.batch_size, 0)
+
+    def next_batch():
+        idx = order.next_indices().to(device, non_blocking=True)
+        return x[idx], (y[idx] if y is not None else None)
+
+    warmup = min(20, steps // 5) or 1
+    for step in range(warmup):
+        train_step(tr, next_batch, step)
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    for step in range(warmup, warmup + steps):
+        values = train_step(tr, next_batch, step)
+    loss_d, loss_g = float(values[LOSS_D]), float(values[LOSS_G])  # syncs the device
+    seconds = time.perf_counter() - start
+    rate = steps * cfg.batch_size * cfg.n_critic / seconds
+    memory = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else float("nan")
+    finite = "ok" if np.isfinite([loss_d, loss_g]).all() else "NON-FINITE"
+    print(
+        f"{name:16s} {cfg.arch}/{cfg.loss:15s} batch={cfg.batch_size:4d} n_critic={cfg.n_critic} "
+        f"{rate:10.0f} img/s  {1000 * seconds / steps:7.2f} ms/step  max_memory_allocated={memory:8.1f} MiB  "
+        f"losses {finite} (d={loss_d:.3f} g={loss_g:.3f})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--data", type=Path, default=Path("data/prepared"))
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--variants", default="", help="comma-separated names (default: all in params)")
+    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None)
+    args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        sys.exit(
+            f"gpu_check: no CUDA device visible (torch {torch.__version__}, cuda build "
+            f"{torch.version.cuda or 'none'}); run it on a GPU machine, or pass --device cpu for a dry run"
+        )
+    variants, gan, data = load_variants(args.params)
+    overrides = {k: v for k, v in (("bf16", args.bf16), ("compile", args.compile)) if v is not None}
+    gan = dataclasses.replace(gan, **overrides)
+    chosen = [v for v in args.variants.split(",") if v] or list(variants)
+    missing = [v for v in chosen if v not in variants]
+    if missing:
+        sys.exit(f"gpu_check: no variant {missing} in {args.params} (defined: {', '.join(variants)})")
+    images, labels = load_images(args.data, data)
+    device_name = torch.cuda.get_device_name() if args.device == "cuda" else "cpu (dry run)"
+    print(f"gpu_check: {device_name}, torch {torch.__version__}, {gan}")
+    print(f"gpu_check: {len(images)} training images of shape {images.shape[1:]}")
+    for name in chosen:
+        if args.device == "cuda":
+            torch.cuda.empty_cache()
+        run_variant(name, variants[name], gan, images, labels, args.steps, args.device)
+
+
+if __name__ == "__main__":
+    main()
