@@ -60,3 +60,16 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
             shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def save_torch(path: str | Path, payload: dict) -> None:
+    """`torch.save` a plain dict atomically, byte-identical for identical payloads.
+
+    Saving through a file handle matters: given a *path*, torch names the archive inside the file
+    after it, and our temp names are random, so the same weights would hash differently each time
+    (and the registry, which identifies models by sha256, would register duplicates).
+    """
+    import torch  # not at module level: atomic.py is used by stages that never touch torch
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(payload, handle)

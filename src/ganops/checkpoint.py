@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganops.atomic import atomic_path
+from ganops.atomic import save_torch
 
 FORMAT = "ganops-checkpoint/1"
 
@@ -53,8 +53,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Write `payload` (+ format tag and RNG states) to `path` atomically: temp file, then os.replace."""
     payload = {"format": FORMAT, **payload, "rng": rng_state()}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    save_torch(path, payload)
 
 
 def load_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import typer
 
+from ganops.cli_detect import detect_app
 from ganops.config import ConfigError, Params, load_params
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
@@ -246,6 +247,10 @@ def rollback(which: str = typer.Argument(..., help="generator | detector"), para
         tracking.setup(cfg.registry.experiment)
         result = registry.rollback(names[which])
     typer.echo(f"{result['model_name']}: champion is v{result['champion']} again")
+
+
+# Abuse-detection commands (generate-fakes, train-detector, evaluate-detector, register-detector, scan).
+app.registered_commands += detect_app.registered_commands
 
 
 def main() -> None:  # pragma: no cover - console entry

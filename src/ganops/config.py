@@ -67,8 +67,8 @@ class DataConfig(_Strict):
 class EvaluatorConfig(_Strict):
     """The domain feature network (a small CNN classifier) used for FID/IS/KID."""
 
-    epochs: Annotated[int, Field(ge=1, le=200)] = 4
-    batch_size: Annotated[int, Field(ge=8, le=4096)] = 128
+    epochs: Annotated[int, Field(ge=1, le=200)] = 8
+    batch_size: Annotated[int, Field(ge=8, le=4096)] = 64
     lr: PositiveFloat = 1e-3
     feature_dim: Annotated[int, Field(ge=8, le=2048)] = 128
 

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ganops.atomic import atomic_path, write_json
+from ganops.atomic import save_torch, write_json
 from ganops.calibration import PlattScaling
 from ganops.detector_training import TrainedDetector
 from ganops.detectors import DETECTORS
@@ -31,7 +31,6 @@ def _builtin(value: Any) -> Any:
 
 def save_detector(trained: TrainedDetector, out_dir: str | Path) -> Path:
     """Write `out_dir/detector.pt` (and `detector.json`) atomically; return the .pt path."""
-    import torch
 
     out_dir = Path(out_dir)
     payload = {
@@ -47,8 +46,7 @@ def save_detector(trained: TrainedDetector, out_dir: str | Path) -> Path:
         "meta": json.loads(json.dumps(trained.meta, default=_builtin)),
     }
     path = out_dir / DETECTOR_FILE
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    save_torch(path, payload)
     summary = {k: v for k, v in payload.items() if k != "model_state"}
     write_json(out_dir / SUMMARY_FILE, summary)
     return path

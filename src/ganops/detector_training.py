@@ -43,8 +43,9 @@ def check_images(images: Any, image_shape: tuple[int, int, int], what: str = "im
     Accepts numpy arrays or torch tensors, any float dtype, and (N, H, W) for 1-channel models.
     Raises ValueError naming the expected and the received layout otherwise.
     """
-    if hasattr(images, "detach"):  # torch.Tensor
-        images = images.detach().cpu().numpy()
+    if hasattr(images, "detach"):  # torch.Tensor; bfloat16/float16 widened, other dtypes kept
+        images = images.detach().cpu()
+        images = (images.float() if images.is_floating_point() else images).numpy()
     array = np.asarray(images)
     c, h, w = image_shape
     expected = f"(N, {h}, {w}) or (N, 1, {h}, {w})" if c == 1 else f"(N, {c}, {h}, {w})"

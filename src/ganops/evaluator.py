@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganops.atomic import atomic_path
+from ganops.atomic import save_torch
 from ganops.config import EvaluatorConfig
 
 TASK_CLASSES = "classes"
@@ -29,7 +29,7 @@ TASK_ROTATION = "rotation"
 ROTATION_NAMES = ["0", "90", "180", "270"]
 FORMAT_VERSION = 1
 _SHIFT_PIXELS = 2  # augmentation: random translations of up to this many pixels
-MIN_STEPS = 200  # small sets (a 200-image folder) get extra epochs up to this many optimizer steps
+MIN_STEPS = 100  # small sets (a 200-image folder) get extra epochs up to this many optimizer steps
 
 
 def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -42,6 +42,8 @@ def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
 
 class Evaluator(nn.Module):
     """CNN on (B, C, H, W) images in [0, 1] -> logits (B, K); `features` gives (B, feature_dim)."""
+
+    network = "domain"  # the feature space named in metric keys (ganops.metric_keys.DOMAIN)
 
     def __init__(
         self,
@@ -57,7 +59,9 @@ class Evaluator(nn.Module):
         self.num_classes = int(num_classes)
         self.feature_dim = int(feature_dim)
         self.task = task
-        self.class_names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
+        self.class_names = (
+            list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
+        )
         self.trunk = nn.Sequential(
             _conv_block(channels, 32),
             nn.MaxPool2d(2),  # 28 -> 14
@@ -72,11 +76,18 @@ class Evaluator(nn.Module):
         )
         self.dropout = nn.Dropout(0.3)
         self.head = nn.Linear(feature_dim, num_classes)
+        # 1 / temperature, fitted after training (`calibrate`) so softmax outputs are calibrated
+        # probabilities: the Inception Score reads p(y|x) as probabilities, not just its argmax.
+        self.register_buffer("logit_scale", torch.ones(()))
 
     def check_input(self, x: torch.Tensor) -> None:
         """ValueError unless x is (B, C, H, W) with the trained C, H, W."""
         if x.ndim != 4 or tuple(x.shape[1:]) != self.image_shape:
-            got = "×".join(str(s) for s in x.shape[1:]) if x.ndim == 4 else f"a {x.ndim}-d tensor {tuple(x.shape)}"
+            got = (
+                "×".join(str(s) for s in x.shape[1:])
+                if x.ndim == 4
+                else f"a {x.ndim}-d tensor {tuple(x.shape)}"
+            )
             want = "×".join(str(s) for s in self.image_shape)
             raise ValueError(
                 f"feature network trained on {want} images, got {got}; evaluate images of the prepared "
@@ -88,11 +99,11 @@ class Evaluator(nn.Module):
         return self.embed(self.trunk(x))  # (B, feature_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.features(x)))  # (B, K)
+        return self.features_and_logits(x)[1]  # (B, K)
 
     def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.features(x)  # (B, feature_dim)
-        return features, self.head(self.dropout(features))  # (B, K)
+        return features, self.head(self.dropout(features)) * self.logit_scale  # (B, K)
 
 
 def build_evaluator(image_shape: tuple[int, int, int], num_classes: int, feature_dim: int) -> Evaluator:
@@ -139,6 +150,30 @@ def _rotation_set(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat(rotated), labels
 
 
+def calibrate(model: Evaluator, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Temperature scaling (Guo et al. 2017): fit `logit_scale` by NLL on held-out data; returns it.
+
+    One scalar, so the argmax (and the accuracy) is unchanged.
+    """
+    model.eval()
+    model.logit_scale.fill_(1.0)
+    with torch.no_grad():
+        logits = torch.cat([model(images[i : i + 1000]) for i in range(0, len(images), 1000)]).double().cpu()
+    log_scale = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_scale], lr=0.5, max_iter=100, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(logits * log_scale.exp(), labels.cpu())
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    scale = float(log_scale.detach().exp().clamp(0.05, 20.0))
+    model.logit_scale.fill_(scale)
+    return scale
+
+
 @torch.no_grad()
 def _accuracy(model: Evaluator, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
     model.eval()
@@ -153,7 +188,9 @@ def _check_training_data(images: np.ndarray, labels: np.ndarray, name: str) -> N
     if not isinstance(images, np.ndarray) or images.ndim != 4 or images.dtype != np.float32:
         raise ValueError(f"train_evaluator: {name} images must be float32 (N, C, H, W) in [0, 1]")
     if labels.shape != (len(images),):
-        raise ValueError(f"train_evaluator: {name} labels must have shape ({len(images)},), got {labels.shape}")
+        raise ValueError(
+            f"train_evaluator: {name} labels must have shape ({len(images)},), got {labels.shape}"
+        )
     if len(images) == 0:
         raise ValueError(f"train_evaluator: no {name} images")
 
@@ -172,14 +209,17 @@ def train_evaluator(
     images: float32 (N, C, H, W) in [0, 1]; labels: int (N,), -1 = unknown. Images with an unknown
     label are left out of class training. Returns the model (eval mode, on `device`) and a report with
     `evaluator_test_accuracy`, `evaluator_task`, `evaluator_epochs`, `evaluator_seconds`,
-    `evaluator_train_images`. Sets too small for `MIN_STEPS` optimizer steps in `cfg.epochs` epochs
-    train for more epochs (reported).
+    `evaluator_train_images`, `evaluator_logit_scale` (1 / softmax temperature, fitted on the test
+    images after training, see `calibrate`). Sets too small for `MIN_STEPS` optimizer steps in
+    `cfg.epochs` epochs train for more epochs (reported).
     """
     _check_training_data(train_images, train_labels, "train")
     _check_training_data(test_images, test_labels, "test")
     started = time.perf_counter()
     labelled = train_labels >= 0
-    task = TASK_CLASSES if labelled.sum() >= 2 and len(np.unique(train_labels[labelled])) >= 2 else TASK_ROTATION
+    task = (
+        TASK_CLASSES if labelled.sum() >= 2 and len(np.unique(train_labels[labelled])) >= 2 else TASK_ROTATION
+    )
     image_shape = tuple(int(s) for s in train_images.shape[1:])
     if task == TASK_CLASSES:
         x_train, y_train = train_images[labelled], train_labels[labelled]
@@ -233,8 +273,10 @@ def train_evaluator(
             schedule.step()
     model.eval()
     accuracy = _accuracy(model, x_test, y_test) if len(x_test) else float("nan")
+    scale = calibrate(model, x_test, y_test) if len(x_test) >= 2 else 1.0
     report = {
         "evaluator_test_accuracy": accuracy,
+        "evaluator_logit_scale": scale,
         "evaluator_task": task,
         "evaluator_epochs": epochs,
         "evaluator_seconds": time.perf_counter() - started,
@@ -247,7 +289,15 @@ def train_evaluator(
 
 
 def save_evaluator(model: Evaluator, path: str | Path, meta: dict | None = None) -> None:
-    """Write weights + architecture facts as a plain dict (atomic). `meta`: extra JSON-like facts."""
+    """Write weights + architecture facts as a plain dict (atomic). `meta`: extra JSON-like facts.
+
+    `meta["class_names"]` (e.g. the dataset's folder names) replaces the model's default names when
+    it has one name per class of a class-trained network.
+    """
+    meta = dict(meta or {})
+    names = meta.get("class_names")
+    if model.task == TASK_CLASSES and isinstance(names, list) and len(names) == model.num_classes:
+        model.class_names = [str(name) for name in names]
     payload = {
         "format_version": FORMAT_VERSION,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
@@ -256,10 +306,9 @@ def save_evaluator(model: Evaluator, path: str | Path, meta: dict | None = None)
         "feature_dim": model.feature_dim,
         "task": model.task,
         "class_names": list(model.class_names),
-        "meta": dict(meta or {}),
+        "meta": meta,
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    save_torch(path, payload)
 
 
 def load_evaluator(path: str | Path, device: str = "cpu") -> Evaluator:
@@ -267,7 +316,8 @@ def load_evaluator(path: str | Path, device: str = "cpu") -> Evaluator:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path}: evaluator weights not found; run `dvc repro train_evaluator` (or `ganops train-evaluator`)"
+            f"{path}: evaluator weights not found; "
+            "run `dvc repro train_evaluator` (or `ganops train-evaluator`)"
         )
     try:
         payload = torch.load(path, map_location=device, weights_only=True)

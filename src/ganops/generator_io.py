@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganops.atomic import atomic_path
+from ganops.atomic import atomic_path, save_torch
 
 if TYPE_CHECKING:
     from ganops.config import VariantConfig
@@ -49,8 +49,7 @@ def export_generator(
         "class_names": list(class_names or []),
         "state_dict": {k: v.detach().cpu().clone() for k, v in G.state_dict().items()},
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    save_torch(path, payload)
 
 
 def load_generator(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:

@@ -23,7 +23,13 @@ RECALL = "recall"
 CLASSES_COVERED = "classes_covered"
 CLASS_KL = "class_kl"
 
-# Reference metrics (real data floor / ceiling and a trivially bad generator): fixed keys.
+# Reference metrics (real data floor / ceiling and a trivially bad generator): f"{name}_{network}".
+FID_FLOOR_REAL = "fid_floor_real"
+KID_FLOOR_REAL = "kid_floor_real"
+IS_CEILING_REAL = "is_ceiling_real"
+FID_NOISE = "fid_noise"
+KID_NOISE = "kid_noise"
+IS_NOISE = "is_noise"
 FID_FLOOR_REAL_DOMAIN = "fid_floor_real_domain"
 KID_FLOOR_REAL_DOMAIN = "kid_floor_real_domain"
 IS_CEILING_REAL_DOMAIN = "is_ceiling_real_domain"
@@ -48,6 +54,11 @@ def count_tag(num_images: int) -> str:
 def metric_key(name: str, num_images: int, network: str = DOMAIN) -> str:
     """`metric_key(FID, 5000) -> 'fid_5k_domain'`."""
     return f"{name}_{count_tag(num_images)}_{network}"
+
+
+def reference_key(name: str, network: str = DOMAIN) -> str:
+    """`reference_key(FID_FLOOR_REAL) -> 'fid_floor_real_domain'`."""
+    return f"{name}_{network}"
 
 
 def fid_key(num_images: int, network: str = DOMAIN) -> str:

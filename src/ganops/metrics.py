@@ -24,6 +24,7 @@ The same evaluator works inside torchmetrics' own metric classes through `Domain
 from __future__ import annotations
 
 import warnings
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -41,6 +42,22 @@ _HIST_PSEUDOCOUNT = 0.5  # keeps class_kl finite when a class is never predicted
 _CHUNK = 1024  # rows per pairwise-distance block (1024 × 10k float32 = 40 MB)
 
 FeatureSet = tuple[np.ndarray, np.ndarray]  # (features (N, d) float32, logits (N, K) float32)
+
+
+class FeatureNetwork(Protocol):
+    """What the suite needs from a network: ganops.evaluator.Evaluator or ganops.inception.FIDInceptionV3."""
+
+    image_shape: tuple[int, int, int]
+    feature_dim: int
+    num_classes: int
+    task: str  # "classes" or "rotation"
+    network: str  # names the feature space in metric keys: "domain" or "inception"
+
+    def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def parameters(self): ...
+
+    def eval(self): ...
 
 
 class DomainFeatureExtractor(nn.Module):
@@ -73,12 +90,16 @@ class DomainFeatureExtractor(nn.Module):
 # --- input checks and feature extraction ---
 
 
-def check_images(images: np.ndarray | torch.Tensor, evaluator: Evaluator, name: str = "images") -> torch.Tensor:
+def check_images(
+    images: np.ndarray | torch.Tensor, evaluator: FeatureNetwork, name: str = "images"
+) -> torch.Tensor:
     """`images` as a float32 CPU tensor (N, C, H, W), or ValueError saying what was expected."""
     if isinstance(images, np.ndarray):
         images = torch.from_numpy(images)
     if not isinstance(images, torch.Tensor):
-        raise ValueError(f"{name}: expected a float32 array (N, C, H, W) in [0, 1], got {type(images).__name__}")
+        raise ValueError(
+            f"{name}: expected a float32 array (N, C, H, W) in [0, 1], got {type(images).__name__}"
+        )
     want = "×".join(str(s) for s in evaluator.image_shape)
     if images.dtype != torch.float32:
         raise ValueError(
@@ -86,9 +107,12 @@ def check_images(images: np.ndarray | torch.Tensor, evaluator: Evaluator, name: 
             "`images.astype(np.float32) / 255` for 8-bit images"
         )
     if images.ndim != 4 or tuple(images.shape[1:]) != evaluator.image_shape:
+        got = (
+            "×".join(str(s) for s in images.shape[1:]) if images.ndim == 4 else f"shape {tuple(images.shape)}"
+        )
         raise ValueError(
-            f"{name}: feature network trained on {want} images, got shape {tuple(images.shape)}; "
-            f"expected (N, {', '.join(str(s) for s in evaluator.image_shape)})"
+            f"{name}: feature network trained on {want} images, got {got}; expected an array of shape "
+            f"(N, {', '.join(str(s) for s in evaluator.image_shape)}) (retrain the evaluator for other sizes)"
         )
     if len(images) < 2:
         raise ValueError(f"{name}: need at least 2 images, got {len(images)}")
@@ -97,14 +121,15 @@ def check_images(images: np.ndarray | torch.Tensor, evaluator: Evaluator, name: 
     low, high = float(images.min()), float(images.max())
     if low < 0.0 or high > 1.0:
         raise ValueError(
-            f"{name}: values span [{low:.3g}, {high:.3g}], expected [0, 1] (map tanh outputs with (x + 1) / 2)"
+            f"{name}: values span [{low:.3g}, {high:.3g}], expected [0, 1] "
+            "(map tanh outputs with (x + 1) / 2)"
         )
     return images.cpu()
 
 
 @torch.no_grad()
 def compute_features(
-    evaluator: Evaluator, images: np.ndarray | torch.Tensor, batch_size: int = 500, name: str = "images"
+    evaluator: FeatureNetwork, images: np.ndarray | torch.Tensor, batch_size: int = 500, name: str = "images"
 ) -> FeatureSet:
     """(features (N, feature_dim), logits (N, K)) as float32 NumPy arrays, in batches on the model's device.
 
@@ -144,7 +169,9 @@ def fid_from_features(features_a: np.ndarray, features_b: np.ndarray) -> float:
     return frechet_distance(mu_a, sigma_a, mu_b, sigma_b)
 
 
-def fid_bootstrap_std(features_a: np.ndarray, features_b: np.ndarray, seed: int, rounds: int = FID_BOOTSTRAPS) -> float:
+def fid_bootstrap_std(
+    features_a: np.ndarray, features_b: np.ndarray, seed: int, rounds: int = FID_BOOTSTRAPS
+) -> float:
     """Std of FID over `rounds` bootstrap resamples (with replacement) of both sets."""
     rng = np.random.default_rng([seed, 2])
     values = []
@@ -245,13 +272,24 @@ def class_coverage(logits_fake: np.ndarray, logits_real: np.ndarray) -> tuple[in
 
 
 def generation_metrics_from_features(
-    fake: FeatureSet, real: FeatureSet, cfg: EvaluateConfig, seed: int, task: str = TASK_CLASSES
+    fake: FeatureSet,
+    real: FeatureSet,
+    cfg: EvaluateConfig,
+    seed: int,
+    task: str = TASK_CLASSES,
+    network: str = K.DOMAIN,
 ) -> dict[str, float]:
-    """All generation metrics from precomputed (features, logits); keys name the generated count."""
+    """All generation metrics from precomputed (features, logits); keys name the generated count.
+
+    IS needs class logits (`task` "classes"); mode coverage also needs the domain's own classes.
+    """
     fake_features, fake_logits = fake
     real_features, real_logits = real
     count = len(fake_features)
-    key = lambda name: K.metric_key(name, count, K.DOMAIN)  # noqa: E731
+
+    def key(name: str) -> str:
+        return K.metric_key(name, count, network)
+
     kid, kid_std = kid_from_features(real_features, fake_features, cfg.kid_subsets, cfg.kid_subset_size, seed)
     precision, recall = precision_recall(real_features, fake_features)
     out = {
@@ -264,18 +302,15 @@ def generation_metrics_from_features(
     }
     if task == TASK_CLASSES:
         inception, inception_std = inception_score_from_logits(fake_logits, cfg.is_splits, seed)
+        out |= {key(K.IS): inception, key(K.IS_STD): inception_std}
+    if task == TASK_CLASSES and network == K.DOMAIN:
         covered, kl = class_coverage(fake_logits, real_logits)
-        out |= {
-            key(K.IS): inception,
-            key(K.IS_STD): inception_std,
-            key(K.CLASSES_COVERED): float(covered),
-            key(K.CLASS_KL): kl,
-        }
+        out |= {key(K.CLASSES_COVERED): float(covered), key(K.CLASS_KL): kl}
     return out
 
 
 def generation_metrics(
-    evaluator: Evaluator,
+    evaluator: FeatureNetwork,
     fake_images: np.ndarray | torch.Tensor,
     real_images: np.ndarray | torch.Tensor,
     cfg: EvaluateConfig,
@@ -283,11 +318,12 @@ def generation_metrics(
 ) -> dict[str, float]:
     """FID, KID, IS, precision/recall and mode coverage of generated vs real images (N, C, H, W) in [0, 1].
 
-    Keys look like `fid_5k_domain` (see ganops.metric_keys); the count is len(fake_images).
+    Keys look like `fid_5k_domain` (see ganops.metric_keys); the count is len(fake_images), the last
+    part the network's feature space (`domain`, or `inception` with ganops.inception.load_inception).
     """
     fake = compute_features(evaluator, fake_images, cfg.batch_size, "generated images")
     real = compute_features(evaluator, real_images, cfg.batch_size, "real images")
-    return generation_metrics_from_features(fake, real, cfg, seed, evaluator.task)
+    return generation_metrics_from_features(fake, real, cfg, seed, evaluator.task, evaluator.network)
 
 
 def noise_images(count: int, image_shape: tuple[int, int, int], seed: int) -> np.ndarray:
@@ -297,7 +333,7 @@ def noise_images(count: int, image_shape: tuple[int, int, int], seed: int) -> np
 
 
 def reference_metrics(
-    evaluator: Evaluator,
+    evaluator: FeatureNetwork,
     real_a: np.ndarray | torch.Tensor,
     real_b: np.ndarray | torch.Tensor,
     cfg: EvaluateConfig,
@@ -312,18 +348,23 @@ def reference_metrics(
     """
     features_a = compute_features(evaluator, real_a, cfg.batch_size, "real set A")
     features_b = compute_features(evaluator, real_b, cfg.batch_size, "real set B")
-    noise = compute_features(evaluator, noise_images(cfg.num_images, evaluator.image_shape, seed), cfg.batch_size)
+    noise = compute_features(
+        evaluator, noise_images(cfg.num_images, evaluator.image_shape, seed), cfg.batch_size
+    )
+
+    def key(name: str) -> str:
+        return K.reference_key(name, evaluator.network)
+
+    def kid(real: np.ndarray, fake: np.ndarray) -> float:
+        return kid_from_features(real, fake, cfg.kid_subsets, cfg.kid_subset_size, seed)[0]
+
     out = {
-        K.FID_FLOOR_REAL_DOMAIN: fid_from_features(features_a[0], features_b[0]),
-        K.KID_FLOOR_REAL_DOMAIN: kid_from_features(
-            features_b[0], features_a[0], cfg.kid_subsets, cfg.kid_subset_size, seed
-        )[0],
-        K.FID_NOISE_DOMAIN: fid_from_features(noise[0], features_b[0]),
-        K.KID_NOISE_DOMAIN: kid_from_features(features_b[0], noise[0], cfg.kid_subsets, cfg.kid_subset_size, seed)[
-            0
-        ],
+        key(K.FID_FLOOR_REAL): fid_from_features(features_a[0], features_b[0]),
+        key(K.KID_FLOOR_REAL): kid(features_b[0], features_a[0]),
+        key(K.FID_NOISE): fid_from_features(noise[0], features_b[0]),
+        key(K.KID_NOISE): kid(features_b[0], noise[0]),
     }
     if evaluator.task == TASK_CLASSES:
-        out[K.IS_CEILING_REAL_DOMAIN] = inception_score_from_logits(features_b[1], cfg.is_splits, seed)[0]
-        out[K.IS_NOISE_DOMAIN] = inception_score_from_logits(noise[1], cfg.is_splits, seed)[0]
+        out[key(K.IS_CEILING_REAL)] = inception_score_from_logits(features_b[1], cfg.is_splits, seed)[0]
+        out[key(K.IS_NOISE)] = inception_score_from_logits(noise[1], cfg.is_splits, seed)[0]
     return out

@@ -34,6 +34,12 @@ TINY = {
             },
         }
     },
+    "detector": {
+        "num_fakes": 120,
+        "bootstrap_resamples": 20,
+        "leave_one_out": True,
+        "cnn": {"epochs": 2, "width": 8, "batch_size": 32},
+    },
 }
 
 

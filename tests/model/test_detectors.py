@@ -227,3 +227,20 @@ def test_robustness_table_perturbs_both_classes_alike():
     for before, after in ((real, blurred_real), (fake, blurred_fake)):
         np.testing.assert_allclose(after, apply_perturbation("blur_sigma2", before), atol=1e-6)
         assert after.std() < 0.5 * before.std()
+
+
+@pytest.mark.parametrize("name", ["spectrum", "cnn"])
+def test_detectors_handle_rgb_images_of_odd_size(name, tmp_path):
+    from skimage.filters import gaussian
+
+    rng = np.random.default_rng(0)
+    real = gaussian(rng.random((24, 3, 37, 37)), sigma=(0, 0, 2, 2)).astype(np.float32)  # smooth colour
+    fake = checkerboard_fakes(gaussian(rng.random((24, 3, 37, 37)), sigma=(0, 0, 2, 2)), seed=1)
+    trained = train_detector(name, real, fake, DetectorConfig(spectrum={"dct_grid": 16}, cnn=CFG.cnn), seed=0)
+    p_fake = trained.score(fake)
+    assert p_fake.shape == (24,) and np.all((p_fake >= 0) & (p_fake <= 1))
+    loaded = load_detector(save_detector(trained, tmp_path))
+    assert loaded.image_shape == (3, 37, 37)
+    np.testing.assert_array_equal(loaded.score(fake), p_fake)
+    with pytest.raises(ValueError, match=r"expected float array \(N, 3, 37, 37\)"):
+        loaded.score(fake[:, :1])
