@@ -222,13 +222,15 @@ def register(
     metrics_dir: Path = typer.Option(Path("metrics/gan"), "--metrics-dir"),
     models_dir: Path = typer.Option(Path("models/gan"), "--models-dir"),
     out: Path = typer.Option(Path("models/registered.json"), "--out"),
+    reference: Path = typer.Option(Path("metrics/reference.json"), "--reference"),
+    report: Path = typer.Option(Path("metrics/report.md"), "--report"),
 ) -> None:
     """Register the best variant's generator as `ganops-generator`; champion only if its FID is better."""
     cfg = _load(params)
     from ganops.register_generator import register_best_generator
 
     with user_errors():
-        decision = register_best_generator(cfg, metrics_dir, models_dir, out)
+        decision = register_best_generator(cfg, metrics_dir, models_dir, out, reference, report)
     typer.echo(
         f"{decision['model_name']} v{decision['version']} -> {decision['alias']}: {decision['reason']}"
     )

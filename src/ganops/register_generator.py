@@ -9,6 +9,7 @@ import mlflow
 
 from ganops import atomic, registry, tracking
 from ganops.config import Params
+from ganops.gan_report import gan_report_markdown
 from ganops.metric_keys import fid_key
 
 PYFUNC_CODE = Path(__file__).with_name("generator_pyfunc.py")
@@ -26,7 +27,9 @@ def _read_variant_metrics(metrics_dir: Path, variants: list[str]) -> dict[str, d
     return found
 
 
-def register_best_generator(cfg: Params, metrics_dir: Path, models_dir: Path, out: Path) -> dict:
+def register_best_generator(
+    cfg: Params, metrics_dir: Path, models_dir: Path, out: Path, reference: Path, report: Path
+) -> dict:
     key = fid_key(cfg.evaluate.num_images)
     all_metrics = _read_variant_metrics(metrics_dir, list(cfg.gan.variants))
     best = min(all_metrics, key=lambda v: all_metrics[v].get(key, float("inf")))
@@ -60,5 +63,10 @@ def register_best_generator(cfg: Params, metrics_dir: Path, models_dir: Path, ou
         decision = registry.register(cfg.registry.model_name, candidate, primary=key, lower_is_better=True)
         decision["variant"] = best
         mlflow.set_tags({"decision": decision["alias"], "decision_reason": decision["reason"]})
+    reference_metrics = json.loads(reference.read_text()) if reference.is_file() else {}
+    markdown = gan_report_markdown(all_metrics, reference_metrics, cfg.evaluate.num_images, chosen=best)
+    version = f"`{decision['model_name']}` v{decision['version']}"
+    markdown += f"\nRegistry: {version} → `{decision['alias']}` ({decision['reason']}).\n"
+    atomic.write_text(report, markdown)
     atomic.write_json(out, decision)
     return decision

@@ -31,6 +31,8 @@ def test_metrics_are_finite_and_name_their_network(tiny_repo):
             assert math.isfinite(metrics[key]), (variant, key, metrics)
     reference = json.loads((repo / "metrics/reference.json").read_text())
     assert reference["fid_floor_real_domain"] < reference["fid_noise_domain"]
+    report = (repo / "metrics/report.md").read_text()
+    assert "| _real floor / ceiling_ |" in report and "(registered)" in report
 
 
 def test_registry_has_a_champion_and_is_idempotent(tiny_repo):
