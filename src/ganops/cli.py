@@ -7,48 +7,27 @@ prefect; only the commands below do, lazily.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 
+from ganops.cli_common import DATA, PARAMS, load_stage_params, user_errors
 from ganops.cli_detect import detect_app
-from ganops.config import ConfigError, Params, load_params
+from ganops.config import ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
 
-PARAMS = typer.Option(Path("params.yaml"), "--params", help="params file (YAML)")
-DATA = typer.Option(Path("data/prepared"), "--data", help="prepared data folder")
 EVALUATOR = typer.Option(Path("models/evaluator/evaluator.pt"), "--evaluator", help="domain feature network")
-
-
-@contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Bad params → exit 2; bad input files / missing weights → exit 1; one line, no traceback."""
-    try:
-        yield
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-
-
-def _load(params_path: Path) -> Params:
-    with user_errors():
-        return load_params(params_path)
 
 
 @app.command()
 def prepare(params: Path = PARAMS, out: Path = typer.Option(Path("data/prepared"), "--out")) -> None:
     """Load the image source, validate it, split it into gan_train / detector_train / test."""
-    cfg = _load(params)
+    cfg = load_stage_params(params)
     from ganops import paths
     from ganops.prepare import prepare_dataset
 
@@ -68,7 +47,7 @@ def train_evaluator_cmd(
     metrics_out: Path = typer.Option(Path("metrics/evaluator.json"), "--metrics"),
 ) -> None:
     """Train the domain feature network (FID/IS features) on the real gan_train split."""
-    cfg = _load(params)
+    cfg = load_stage_params(params)
     import mlflow
 
     from ganops import atomic, tracking
@@ -96,11 +75,16 @@ def train_gan_cmd(
     variant: str,
     params: Path = PARAMS,
     data: Path = DATA,
+    evaluator: Path = EVALUATOR,
     out: Path = typer.Option(None, "--out", help="default models/gan/VARIANT"),
     checkpoints: Path = typer.Option(None, "--checkpoints", help="default checkpoints/VARIANT"),
 ) -> None:
-    """Train one GAN variant from params.yaml (resumes from its last checkpoint if present)."""
-    cfg = _load(params)
+    """Train one GAN variant from params.yaml (resumes from its last checkpoint if present).
+
+    Each checkpoint is scored with a cheap FID/IS against gan_train images (curves in quality.csv and
+    MLflow); generator.pt is the checkpoint with the best probe FID.
+    """
+    cfg = load_stage_params(params)
     with user_errors():
         if variant not in cfg.gan.variants:
             raise ConfigError(
@@ -113,15 +97,22 @@ def train_gan_cmd(
 
     from ganops import tracking
     from ganops.dataset import dataset_hash, load_manifest, load_split
+    from ganops.devices import pick_device
+    from ganops.evaluator import load_evaluator
+    from ganops.quality import make_quality_probe
     from ganops.train_gan import train_gan
 
     with user_errors():
         manifest = load_manifest(data)
         images, labels = load_split(data, "gan_train")
+        # the probe scores against gan_train images, never the test split that evaluate_gan reports on
+        net = load_evaluator(evaluator, device=pick_device(cfg.gan.device))
+        probe = make_quality_probe(net, images, cfg.evaluate.probe_num_images, cfg.seed)
     params_used = {
         "seed": cfg.seed,
         "variant": vcfg.model_dump(),
         "gan": cfg.gan.model_dump(exclude={"variants"}),
+        "probe_num_images": cfg.evaluate.probe_num_images,
     }
     tags = {"variant": variant, "data_sha256": dataset_hash(manifest)}
     # Checkpoints live in a folder keyed by everything that defines the run, so a params change
@@ -144,15 +135,22 @@ def train_gan_cmd(
             cfg.seed,
             log=log,
             class_names=manifest.get("class_names"),
+            quality=probe,
+            quality_key=probe.fid_key,
         )
         shutil.rmtree(run_checkpoints, ignore_errors=True)
         checkpoints.mkdir(parents=True, exist_ok=True)  # DVC's persistent output must exist
         mlflow.log_metric("images_per_second", result.images_per_second)
-        for name in ("samples.png", "losses.csv"):
+        mlflow.log_metric("quality_seconds", result.quality_seconds)
+        if result.best_step is not None:
+            mlflow.log_metrics({"best_step": result.best_step, f"best_{probe.fid_key}": result.best_quality})
+            mlflow.set_tag("best_step", str(result.best_step))
+        for name in ("samples.png", "losses.csv", "quality.csv"):
             if (out / name).is_file():
                 mlflow.log_artifact(str(out / name))
     typer.echo(
-        f"{variant}: {result.steps} steps in {result.seconds:.1f}s ({result.images_per_second:.0f} img/s)"
+        f"{variant}: {result.steps} steps in {result.seconds:.1f}s ({result.images_per_second:.0f} img/s); "
+        f"exported best checkpoint, step {result.best_step} ({probe.fid_key} = {result.best_quality:.4g})"
     )
 
 
@@ -164,7 +162,7 @@ def evaluate_reference_cmd(
     out: Path = typer.Option(Path("metrics/reference.json"), "--out"),
 ) -> None:
     """Real-data floor/ceiling and a noise generator: where a model sits between the two."""
-    cfg = _load(params)
+    cfg = load_stage_params(params)
     from ganops import atomic
     from ganops.dataset import load_split
     from ganops.evaluator import load_evaluator
@@ -189,7 +187,7 @@ def evaluate_gan_cmd(
     out: Path = typer.Option(None, "--out", help="default metrics/gan/VARIANT.json"),
 ) -> None:
     """FID/IS/KID of one variant's generator against the real test split, in the domain features."""
-    cfg = _load(params)
+    cfg = load_stage_params(params)
     generator = generator or Path("models/gan") / variant / "generator.pt"
     out = out or Path("metrics/gan") / f"{variant}.json"
     import mlflow
@@ -226,7 +224,7 @@ def register(
     report: Path = typer.Option(Path("metrics/report.md"), "--report"),
 ) -> None:
     """Register the best variant's generator as `ganops-generator`; champion only if its FID is better."""
-    cfg = _load(params)
+    cfg = load_stage_params(params)
     from ganops.register_generator import register_best_generator
 
     with user_errors():
@@ -239,7 +237,7 @@ def register(
 @app.command()
 def rollback(which: str = typer.Argument(..., help="generator | detector"), params: Path = PARAMS) -> None:
     """Restore the previous champion of `ganops-generator` or `ganops-detector`."""
-    cfg = _load(params)
+    cfg = load_stage_params(params)
     from ganops import registry, tracking
 
     names = {"generator": cfg.registry.model_name, "detector": "ganops-detector"}

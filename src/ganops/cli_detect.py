@@ -8,43 +8,22 @@ stage bodies live in ganops.detector_stages.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 
+from ganops.cli_common import DATA, PARAMS, load_stage_params, user_errors
 from ganops.config import ConfigError, Params, load_params
 
 detect_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Fake-image detectors.")
 
-PARAMS = typer.Option(Path("params.yaml"), "--params", help="params file (YAML)")
-DATA = typer.Option(Path("data/prepared"), "--data", help="prepared data folder")
 FAKES = typer.Option(Path("data/fakes"), "--fakes", help="generated fakes, one folder per variant")
 DETECTORS_DIR = typer.Option(Path("models/detector"), "--models", help="trained detectors, one folder each")
 METRICS = typer.Option(Path("metrics/detector.json"), "--metrics", help="detector metrics (DVC metrics)")
 DEFAULT_MODEL = "models:/ganops-detector@champion"
 MAX_LISTED_ERRORS = 20  # unreadable files echoed after a scan; all of them are in the CSV
-
-
-@contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Same contract as ganops.cli: bad params -> exit 2; bad inputs -> exit 1; one line each."""
-    try:
-        yield
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-
-
-def _load(params_path: Path) -> Params:
-    with user_errors():
-        return load_params(params_path)
 
 
 def _device(cfg: Params) -> str:
@@ -63,7 +42,7 @@ def generate_fakes_cmd(
     out: Path = typer.Option(None, "--out", help="default data/fakes/VARIANT"),
 ) -> None:
     """Sample detector.num_fakes images from one variant's generator, split train/test like the reals."""
-    cfg = _load(params)
+    cfg = load_stage_params(params)
     with user_errors():
         if variant not in cfg.gan.variants:
             raise ConfigError(
@@ -89,7 +68,7 @@ def train_detector_cmd(
     out: Path = typer.Option(None, "--out", help="default models/detector/NAME"),
 ) -> None:
     """Train one detector on detector_train reals vs every variant's train fakes; calibrate on validation."""
-    cfg = _load(params)
+    cfg = load_stage_params(params)
     with user_errors():
         if name not in cfg.detector.detectors:
             raise ConfigError(
@@ -120,7 +99,7 @@ def evaluate_detector_cmd(
     roc: Path = typer.Option(Path("metrics/detector_roc"), "--roc", help="ROC curves, one csv per detector"),
 ) -> None:
     """Test metrics with CIs, per generator, leave-one-generator-out, robustness, leakage, ROC curves."""
-    cfg = _load(params)
+    cfg = load_stage_params(params)
     device = _device(cfg)
     from ganops.detector_stages import evaluate_detector_stage
 
@@ -137,7 +116,7 @@ def register_detector_cmd(
     out: Path = typer.Option(Path("models/detector_registered.json"), "--out"),
 ) -> None:
     """Register the best detector (test TPR at 1% FPR) as a pyfunc; champion only if it beats the champion."""
-    cfg = _load(params)
+    cfg = load_stage_params(params)
     from ganops.detector_stages import register_best_detector
 
     with user_errors():

@@ -99,6 +99,9 @@ class VariantConfig(_Strict):
 
 class GanConfig(_Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # torch intra-op threads on CPU (0 = torch's default). Small GANs are latency-bound: on 2 cores,
+    # two threads fighting each other (or another process) ran 3-10x slower than one (README, Speed).
+    cpu_threads: Annotated[int, Field(ge=0, le=256)] = 1
     deterministic: bool = False
     bf16: bool = True  # autocast on CUDA only
     channels_last: bool = False
@@ -118,6 +121,7 @@ class GanConfig(_Strict):
 
 class EvaluateConfig(_Strict):
     num_images: Annotated[int, Field(ge=100)] = 5000  # generated images per variant
+    probe_num_images: Annotated[int, Field(ge=100)] = 1000  # cheap FID/IS at each checkpoint (vs gan_train)
     batch_size: Annotated[int, Field(ge=8)] = 500
     kid_subsets: Annotated[int, Field(ge=1)] = 100
     kid_subset_size: Annotated[int, Field(ge=10)] = 1000

@@ -18,3 +18,9 @@ def pick_device(name: str = "auto") -> str:
             "gan.device: cuda requested but no CUDA device is visible; set gan.device: auto or cpu"
         )
     return name
+
+
+def set_cpu_threads(num_threads: int) -> None:
+    """Pin torch's intra-op CPU threads (`gan.cpu_threads`); 0 keeps torch's default."""
+    if num_threads > 0:
+        torch.set_num_threads(num_threads)

@@ -6,6 +6,12 @@ state checkpointed, so on CPU with `gan.deterministic` a killed and restarted ru
 bit-identical to an uninterrupted one. A non-finite loss stops the run with `DivergenceError`, leaving
 the last good checkpoint in place.
 
+With a `quality` probe (ganops.quality.make_quality_probe: a cheap FID/IS against training images), each
+checkpoint also scores the exported generator (G_ema, or G without EMA), logs the values, appends them to
+quality.csv and, when `quality_key` improves, exports that generator: the final generator.pt is then the
+best checkpoint's, not the last one. The best step, value and weights live in the checkpoint, so a
+resumed run picks the same checkpoint as an uninterrupted one.
+
 `cfg` / `gan` are any objects with the `VariantConfig` / `GanConfig` attributes: this module never
 imports pydantic, so tools such as benchmarks/gpu_check.py can run it with torch + numpy only.
 """
@@ -13,6 +19,7 @@ imports pydantic, so tools such as benchmarks/gpu_check.py can run it with torch
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import hashlib
 import random
@@ -35,6 +42,7 @@ from ganops.devices import pick_device
 from ganops.ema import make_ema, update_ema
 from ganops.generator_io import config_dict, export_generator, sample_images, save_image_grid
 from ganops.losses import LOSSES, GanLoss, gradient_penalty, r1_penalty, validate_loss
+from ganops.quality import lower_is_better
 
 if TYPE_CHECKING:
     from ganops.config import GanConfig, VariantConfig
@@ -49,6 +57,8 @@ LOG_KEYS = (LOSS_D, LOSS_G, D_REAL, D_FAKE, PENALTY)
 
 CHECKPOINT = "last.pt"
 GENERATOR = "generator.pt"
+LOSSES_CSV = "losses.csv"
+QUALITY_CSV = "quality.csv"  # step + the quality probe's metrics, one row per checkpoint
 # VariantConfig keys that may change between a checkpoint and its resume: they do not alter the maths
 # of the steps already taken.
 SCHEDULE_KEYS = ("num_steps", "checkpoint_every", "log_every")
@@ -71,6 +81,9 @@ class TrainResult:
     losses: dict[str, float]  # last logged values (LOG_KEYS)
     device: str
     resumed_from: int | None  # step of the checkpoint this call resumed from
+    best_step: int | None = None  # checkpoint step whose generator was exported (None without a probe)
+    best_quality: float | None = None  # its `quality_key` value
+    quality_seconds: float = 0.0  # wall time spent in the quality probe in this call (part of `seconds`)
 
 
 class DataOrder:
@@ -266,12 +279,21 @@ def _grid(tr: Trainer, meta: dict[str, Any], seed: int) -> np.ndarray:
     return sample_images(tr.sampler, meta, num, seed=seed, batch_size=GRID_IMAGES, device=tr.device)
 
 
-def _write_csv(path: Path, rows: list[list[float]]) -> None:
+def _write_csv(path: Path, rows: list[list[float]], columns: tuple[str, ...] | list[str] = LOG_KEYS) -> None:
     """Header plus the rows logged so far (the checkpoint's history on resume), written atomically."""
     with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["step", *LOG_KEYS])
+        writer.writerow(["step", *columns])
         writer.writerows(rows)
+
+
+def _improves(value: float, best: dict[str, Any], lower_better: bool) -> bool:
+    """Whether `value` beats the best so far (`best` empty: any finite value does; NaN never does)."""
+    if not np.isfinite(value):
+        return False
+    if not best:
+        return True
+    return value < best["value"] if lower_better else value > best["value"]
 
 
 def train_gan(
@@ -286,12 +308,20 @@ def train_gan(
     log: Callable[[int, dict[str, float]], None] | None = None,
     class_names: list[str] | None = None,
     stop_after: int | None = None,
+    quality: Callable[[nn.Module, dict[str, Any]], dict[str, float]] | None = None,
+    quality_key: str | None = None,
 ) -> TrainResult:
     """Train `variant` on images (N, C, H, W) in [0, 1] with labels (N,) (-1 = unknown).
 
     Writes out_dir/{generator.pt, samples.png, samples/step_XXXXXX.png, losses.csv} and
     checkpoint_dir/last.pt; resumes from last.pt when present. `stop_after` (tests only) raises
     TrainingInterrupted once that many steps are done, as if the process had been killed.
+
+    quality: called as `quality(G, meta)` at every checkpoint with the generator that gets exported
+    (G_ema, or G without EMA; meta as in ganops.generator_io); its metrics go to `log` and to
+    out_dir/quality.csv. quality_key: one of its metrics (lower is better for FID/KID, higher for IS):
+    generator.pt is then the generator of the checkpoint with the best value. Without `quality_key` (or
+    without `quality`) generator.pt is the last generator. The probe must not touch the global RNGs.
     """
     from tqdm import tqdm
 
@@ -302,6 +332,8 @@ def train_gan(
     num_classes = _num_classes(labels)
     validate_arch(cfg, image_shape, num_classes, variant)
     validate_loss(cfg, variant)
+    if quality_key is not None and quality is None:
+        raise ValueError(f"quality_key {quality_key!r} given without a quality probe to compute it")
     if cfg.conditional:
         keep = labels >= 0
         if not keep.all():
@@ -321,6 +353,7 @@ def train_gan(
         "image_shape": list(image_shape),
         "num_classes": num_classes,
         "data": _data_fingerprint(images, labels),
+        "quality_key": quality_key,  # the best checkpoint so far is only meaningful for the same metric
     }
     meta = {"variant_config": config_dict(cfg), "num_classes": num_classes}
     checkpoint_path = checkpoint_dir / CHECKPOINT
@@ -341,6 +374,10 @@ def train_gan(
             x_all = x_all.contiguous(memory_format=torch.channels_last)
         y_all = torch.from_numpy(labels).to(device) if num_classes else None
         step, history, resumed_from = 0, [], None
+        quality_columns: list[str] = []  # the probe's metric names, fixed by its first call
+        quality_history: list[list[float]] = []  # [step, *values] per checkpoint
+        best: dict[str, Any] = {}  # {"step", "value", "G": state dict} of the best checkpoint so far
+        lower_better = quality_key is not None and lower_is_better(quality_key)
         if checkpoint_path.is_file():
             ckpt = load_checkpoint(checkpoint_path)
             differing = config_mismatch(ckpt["config"], run_config)
@@ -358,11 +395,20 @@ def train_gan(
             order.load_state_dict(ckpt["data_order"])
             step = resumed_from = int(ckpt["step"])
             history = [list(row) for row in ckpt["history"]]
+            quality_columns = [str(c) for c in ckpt.get("quality_columns", [])]
+            quality_history = [list(row) for row in ckpt.get("quality_history", [])]
+            best = dict(ckpt.get("best", {}))
             set_rng_state(ckpt["rng"])
             print(f"resuming {variant} from step {step}")
         out_dir.mkdir(parents=True, exist_ok=True)
-        losses_csv = out_dir / "losses.csv"
+        losses_csv = out_dir / LOSSES_CSV
         _write_csv(losses_csv, history)
+        quality_csv, quality_seconds = out_dir / QUALITY_CSV, 0.0
+        if quality is not None:
+            _write_csv(quality_csv, quality_history, quality_columns)
+
+        def export(G: nn.Module) -> None:
+            export_generator(out_dir / GENERATOR, G, cfg, image_shape, num_classes, class_names)
 
         def next_batch() -> tuple[torch.Tensor, torch.Tensor | None]:
             idx = order.next_indices().to(device, non_blocking=True)
@@ -381,12 +427,41 @@ def train_gan(
                     "opt_d": tr.opt_d.state_dict(),
                     "data_order": order.state_dict(),
                     "history": history,
+                    "quality_columns": quality_columns,
+                    "quality_history": quality_history,
+                    "best": best,
                 },
             )
             grid = _grid(tr, meta, seed)
             nrow = num_classes or 8
             save_image_grid(out_dir / "samples" / f"step_{step:06d}.png", grid, nrow)
             save_image_grid(out_dir / "samples.png", grid, nrow)
+
+        def probe_quality() -> None:
+            """Score the generator we export; keep (and export) it when `quality_key` improves."""
+            nonlocal best, quality_seconds
+            probe_started = time.perf_counter()
+            metrics = {str(k): float(v) for k, v in quality(tr.sampler, meta).items()}
+            quality_seconds += time.perf_counter() - probe_started
+            if not quality_columns:
+                quality_columns.extend(metrics)
+            if sorted(metrics) != sorted(quality_columns):
+                raise ValueError(
+                    f"quality probe returned {sorted(metrics)}, but this run recorded {quality_columns}; "
+                    f"delete {checkpoint_path} to start afresh"
+                )
+            if quality_key is not None and quality_key not in metrics:
+                raise ValueError(
+                    f"quality_key {quality_key!r} is not among the probe's metrics {sorted(metrics)}"
+                )
+            quality_history.append([step, *(metrics[k] for k in quality_columns)])
+            _write_csv(quality_csv, quality_history, quality_columns)
+            if log is not None:
+                log(step, metrics)
+            if quality_key is not None and _improves(metrics[quality_key], best, lower_better):
+                state = {k: v.detach().cpu().clone() for k, v in tr.sampler.state_dict().items()}
+                best = {"step": step, "value": metrics[quality_key], "G": state}
+                export(tr.sampler)  # the best so far is on disk even if the run dies later
 
         # --- train ---
         guard_every = 1 if device == "cpu" else cfg.log_every  # a device sync per check on CUDA
@@ -421,13 +496,25 @@ def train_gan(
                     if log is not None:
                         log(step, last)
                 if due_checkpoint:
+                    if quality is not None:
+                        probe_quality()
                     checkpoint()
                 if stop_after is not None and step >= stop_after:
                     raise TrainingInterrupted(f"stopped after step {step} (test hook)")
         seconds = time.perf_counter() - started
         if step == start_step:  # resumed a finished run: nothing to train, re-export
             checkpoint()
-        export_generator(out_dir / GENERATOR, tr.sampler, cfg, image_shape, num_classes, class_names)
+        if best:  # the best checkpoint's generator, from the checkpointed weights (exact after a resume)
+            G_best = copy.deepcopy(tr.sampler)
+            G_best.load_state_dict(best["G"])
+            export(G_best)
+        else:
+            if quality_key is not None:
+                print(
+                    f"{variant}: {quality_key} was never finite; exporting the last generator",
+                    file=sys.stderr,
+                )
+            export(tr.sampler)
     finally:
         if torch.are_deterministic_algorithms_enabled() != previous_determinism:
             torch.use_deterministic_algorithms(previous_determinism)
@@ -441,4 +528,7 @@ def train_gan(
         losses=last,
         device=device,
         resumed_from=resumed_from,
+        best_step=int(best["step"]) if best else None,
+        best_quality=float(best["value"]) if best else None,
+        quality_seconds=quality_seconds,
     )

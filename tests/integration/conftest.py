@@ -17,6 +17,7 @@ TINY = {
     "evaluator": {"epochs": 2, "batch_size": 64},
     "evaluate": {
         "num_images": 300,
+        "probe_num_images": 200,
         "batch_size": 150,
         "kid_subsets": 10,
         "kid_subset_size": 50,
@@ -24,13 +25,21 @@ TINY = {
     },
     "gan": {
         "variants": {
-            "seed_mlp": {"arch": "mlp", "loss": "minimax", "width": 32, "batch_size": 32, "num_steps": 20},
+            "seed_mlp": {
+                "arch": "mlp",
+                "loss": "minimax",
+                "width": 32,
+                "batch_size": 32,
+                "num_steps": 20,
+                "checkpoint_every": 10,
+            },
             "dcgan": {
                 "arch": "dcgan",
                 "loss": "non_saturating",
                 "width": 8,
                 "batch_size": 32,
                 "num_steps": 20,
+                "checkpoint_every": 10,
             },
         }
     },

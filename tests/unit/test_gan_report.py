@@ -3,7 +3,12 @@ from ganops.gan_report import gan_report_markdown
 
 def test_report_has_each_variant_and_the_reference_rows():
     variants = {
-        "dcgan": {"fid_5k_domain": 12.5, "fid_std_5k_domain": 0.3, "is_5k_domain": 8.1, "kid_5k_domain": 0.01},
+        "dcgan": {
+            "fid_5k_domain": 12.5,
+            "fid_std_5k_domain": 0.3,
+            "is_5k_domain": 8.1,
+            "kid_5k_domain": 0.01,
+        },
         "seed_mlp": {"fid_5k_domain": 80.0, "is_5k_domain": 5.0},
     }
     reference = {"fid_floor_real_domain": 1.1, "is_ceiling_real_domain": 9.0, "fid_noise_domain": 900.0}
