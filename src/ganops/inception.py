@@ -17,7 +17,6 @@ gray images repeated to RGB.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
@@ -25,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganops import metric_keys as K
+from ganops.dataset import file_sha256
 
 WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
 WEIGHTS_SHA256_PREFIX = "6726825d"
@@ -218,14 +218,6 @@ def default_weights_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_NAME
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def find_weights(path: str | Path | None = None) -> Path:
     """The checked local weights file: `path` if given, else the torch hub cache. Never downloads."""
     where = Path(path).expanduser() if path is not None else default_weights_path()
@@ -237,7 +229,7 @@ def find_weights(path: str | Path | None = None) -> Path:
             f"{WEIGHTS_NAME} (from the pytorch-fid 'fid_weights' release) to {default_weights_path()} "
             "or pass its path; or use the domain features, which need no download"
         )
-    digest = _sha256(where)
+    digest = file_sha256(where)
     if not digest.startswith(WEIGHTS_SHA256_PREFIX):
         raise ValueError(
             f"{where}: sha256 {digest[:16]}... does not start with {WEIGHTS_SHA256_PREFIX}; this is not "

@@ -17,15 +17,6 @@ from ganops.evaluator import (
 from ganops.metrics import reference_metrics
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks run faster and steadier on one thread, above all on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("shape", [(1, 8, 8), (3, 28, 28), (1, 25, 25), (3, 64, 48)])
 def test_shapes_for_every_supported_size(shape):
     model = build_evaluator(shape, num_classes=5, feature_dim=16).eval()

@@ -9,16 +9,6 @@ import torch
 from ganops.architectures import ARCHITECTURES, build_models
 from ganops.generator_io import export_generator, image_grid, load_generator, sample_images
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads; on a busy 2-core machine OpenMP threads spin-wait."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 CASES = [("mlp", 8), ("mlp", 28), ("dcgan", 28), ("dcgan", 32), ("resnet_sn", 32), ("resnet_sn", 48)]
 
 

@@ -9,15 +9,6 @@ from ganops import inception
 from ganops.inception import WEIGHTS_NAME, FIDInceptionV3, find_weights, load_inception
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One thread is faster and steadier here, above all on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_missing_weights_say_where_to_put_them(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     expected = tmp_path / "torch" / "hub" / "checkpoints" / WEIGHTS_NAME

@@ -26,15 +26,6 @@ from ganops.metrics import (
 SMALL = EvaluateConfig(num_images=100, batch_size=64, kid_subsets=5, kid_subset_size=1000, is_splits=2)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks run faster and steadier on one thread, above all on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def tiny_evaluator():
     torch.manual_seed(0)

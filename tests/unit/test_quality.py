@@ -17,15 +17,6 @@ GAN = GanConfig(device="cpu", deterministic=True)
 META = {"variant_config": {"z_dim": 4, "conditional": False}, "num_classes": 0}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on a busy 2-core machine: one thread is faster, and bit-exact checks need a fixed count."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def blobs(n: int, size: int = 28, seed: int = 0) -> np.ndarray:
     """Structured 'real' images: one Gaussian blob each, float32 (n, 1, size, size) in [0, 1]."""
     rng = np.random.default_rng(seed)

@@ -21,16 +21,6 @@ from ganops.train_gan import DivergenceError, TrainingInterrupted, train_gan
 GAN = GanConfig(device="cpu", deterministic=True)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy 2-core machine two OpenMP threads spin-wait
-    each other into 100x slowdowns. Bit-exact comparisons also need one thread count throughout."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def data(n=48, size=28, seed=0):
     rng = np.random.default_rng(seed)
     return rng.random((n, 1, size, size), dtype=np.float32), rng.integers(0, 3, n)
