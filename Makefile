@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint ui gpu-check bench clean
+.PHONY: setup run test lint ui serve gpu-check bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,6 +35,17 @@ lint: $(STAMP)
 
 ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
+
+PREFECT_PORT ?= 4200
+PREFECT_ENV := PREFECT_HOME=$(CURDIR)/.prefect PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api PREFECT_SERVER_ANALYTICS_ENABLED=false
+
+# A Prefect server on 127.0.0.1 and the `retrain` flow served on the cron in params.yaml (Ctrl-C stops both).
+serve: $(STAMP)
+	mkdir -p .prefect
+	export $(PREFECT_ENV) PATH=$(CURDIR)/$(BIN):$$PATH; \
+	setsid $(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT) > .prefect/server.log 2>&1 & server=$$!; \
+	trap 'kill $$server 2>/dev/null' EXIT; \
+	$(BIN)/python -m pipeline.serve --repo $(CURDIR) --wait-for-server 120
 
 gpu-check:
 	PYTHONPATH=src python3 benchmarks/gpu_check.py

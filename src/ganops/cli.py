@@ -240,7 +240,7 @@ def rollback(which: str = typer.Argument(..., help="generator | detector"), para
     cfg = load_stage_params(params)
     from ganops import registry, tracking
 
-    names = {"generator": cfg.registry.model_name, "detector": "ganops-detector"}
+    names = {"generator": cfg.registry.model_name, "detector": cfg.detector.model_name}
     with user_errors():
         if which not in names:
             raise ValueError(f"rollback: expected 'generator' or 'detector', got {which!r}")

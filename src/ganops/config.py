@@ -182,6 +182,13 @@ class DetectorConfig(_Strict):
         return value
 
 
+class ScheduleConfig(_Strict):
+    """`schedule`: when `make serve` runs the retrain flow (pipeline/serve.py; keep prefect.yaml in step)."""
+
+    cron: str = "0 3 * * 1"
+    timezone: str = "UTC"
+
+
 class Params(_Strict):
     seed: Annotated[int, Field(ge=0)] = 0
     data: DataConfig = DataConfig()
@@ -189,6 +196,7 @@ class Params(_Strict):
     gan: GanConfig = GanConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     detector: DetectorConfig = DetectorConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
     # `register` in params.yaml; renamed here because pydantic models reserve that attribute name.
     registry: RegisterConfig = Field(default_factory=RegisterConfig, alias="register")
 

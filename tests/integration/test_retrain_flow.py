@@ -17,11 +17,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from conftest import BIN, REPO, TINY, make_repo, merge, run
 
 sys.path.insert(0, str(REPO))  # the `pipeline` package lives at the repo root
 
-from pipeline.ingest import LEDGER  # noqa: E402
+from pipeline.ingest import LEDGER, ingest_incoming  # noqa: E402
 from pipeline.lock import workspace_lock  # noqa: E402
 from pipeline.report import ARTIFACT_KEY  # noqa: E402
 from pipeline.retrain import StageFailed, reproduce_stage, retrain  # noqa: E402
@@ -30,17 +31,16 @@ pytestmark = pytest.mark.integration
 
 MODEL = "ganops-generator"
 IMAGES_PER_CLASS = 30
-GOOD_STEPS = 200  # the first run's GANs: many more steps than the "worse" run's
+GOOD_STEPS = 100  # the first run's GANs: many more steps than the "worse" run's
 WORSE_STEPS = 1
 OVERRIDES = merge(
     TINY,
     {
         "data": {"source": "folder:data/raw", "max_images": None},
-        "gan": {
-            "variants": {
-                name: {**spec, "num_steps": GOOD_STEPS} for name, spec in TINY["gan"]["variants"].items()
-            }
-        },
+        "evaluator": {"epochs": 1, "batch_size": 16},  # small sets train >= 100 steps: keep them cheap
+        "detector": {"detectors": ["spectrum"], "leave_one_out": False},  # the cheap detector only
+        # one variant: every stage costs seconds of process start-up, and the flow runs twice
+        "gan": {"variants": {"dcgan": {**TINY["gan"]["variants"]["dcgan"], "num_steps": GOOD_STEPS}}},
     },
 )
 
@@ -60,9 +60,9 @@ def prefect_server(tmp_path_factory):
     from prefect.testing.utilities import prefect_test_harness
 
     home = tmp_path_factory.mktemp("prefect-home")
-    saved = {k: os.environ.pop(k, None) for k in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL", "PREFECT_HOME")}
-    os.environ["PREFECT_HOME"] = str(home)
-    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    keys = ("MLFLOW_TRACKING_URI", "PREFECT_API_URL", "PREFECT_HOME", "PREFECT_SERVER_ANALYTICS_ENABLED")
+    saved = {key: os.environ.pop(key, None) for key in keys}  # nothing from outside leaks in
+    os.environ.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")  # for subprocesses
     try:
         with (
             temporary_settings(updates={PREFECT_HOME: str(home), PREFECT_SERVER_ANALYTICS_ENABLED: False}),
@@ -71,6 +71,7 @@ def prefect_server(tmp_path_factory):
             yield PREFECT_API_URL.value()
     finally:
         for key, value in saved.items():
+            os.environ.pop(key, None)
             if value is not None:
                 os.environ[key] = value
 
@@ -129,9 +130,10 @@ def _artifacts(flow_run_id):
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     with get_client(sync_client=True) as client:
-        return client.read_artifacts(
+        found = client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         )
+    return [a for a in found if a.key == ARTIFACT_KEY]  # a failed flow also stores its error as a result
 
 
 def _task_runs(flow_run_id):
@@ -249,6 +251,8 @@ def test_failing_stage_fails_the_flow_and_leaves_the_champions(workspace):
     repo, _ = workspace
     aliases_before = _aliases(repo)
     decision_before = (repo / "models/registered.json").read_text()
+    weights = repo / "models/gan/dcgan/generator.pt"
+    weights_before = weights.read_bytes()
     params_before = (repo / "params.yaml").read_text()
     params = yaml.safe_load(params_before)
     params["gan"]["variants"]["dcgan"]["lr_g"] = -1
@@ -265,6 +269,7 @@ def test_failing_stage_fails_the_flow_and_leaves_the_champions(workspace):
     assert "gan.variants.dcgan.lr_g" in message and "greater than 0" in message  # the stage's own words
     assert _aliases(repo) == aliases_before
     assert (repo / "models/registered.json").read_text() == decision_before
+    assert weights.read_bytes() == weights_before  # DVC removed it to rerun the stage; the flow put it back
     # deterministic failure: no retry; later stages never started
     runs = {run_.name: run_ for run_ in _task_runs(state.state_details.flow_run_id)}
     assert runs["repro train_gan@dcgan"].run_count == 1
@@ -365,3 +370,39 @@ def test_deployments_carry_the_cron_schedule(workspace, prefect_server, tmp_path
     cron, timezone = read_schedule(REPO / "params.yaml")  # prefect.yaml must follow params.yaml
     assert (schedule.schedule.cron, schedule.schedule.timezone) == (cron, timezone)
     assert pooled.work_pool_name == "ganops" and pooled.entrypoint == "pipeline/retrain.py:retrain"
+    assert served.global_concurrency_limit.limit == pooled.global_concurrency_limit.limit == 1
+
+
+def test_ingest_follows_the_raw_layout_and_never_loses_a_file(tmp_path):
+    """No DVC: a flat `data/raw` with a file put there by hand, then two ingests of awkward arrivals."""
+    import numpy as np
+    from PIL import Image
+
+    raw, incoming = tmp_path / "data/raw", tmp_path / "data/incoming"
+    raw.mkdir(parents=True)
+    (incoming / "cats").mkdir(parents=True)
+    (incoming / "deep/er").mkdir(parents=True)
+    pixels = np.random.default_rng(0).integers(0, 255, (3, 8, 8), dtype=np.uint8)
+    Image.fromarray(pixels[0], mode="L").save(raw / "a.png")  # by hand, not in the ledger
+    shutil.copy(raw / "a.png", incoming / "same_as_a.png")
+    Image.fromarray(pixels[1], mode="L").save(incoming / "a.png")  # same name, other bytes
+    Image.fromarray(pixels[2], mode="L").save(incoming / "cats/c.png")  # class folder in a flat set
+    shutil.copy(incoming / "a.png", incoming / "deep/er/d.png")
+    before = len(_files(incoming))
+
+    first = ingest_incoming(tmp_path)
+    assert [i["source"] for i in first.ingested] == ["data/incoming/a.png"]
+    renamed = first.ingested[0]["dest"]
+    assert renamed.startswith("data/raw/a-") and (tmp_path / renamed).is_file()  # a.png kept as it was
+    reasons = {q["source"].removeprefix("data/incoming/"): q["reason"] for q in first.quarantined}
+    assert "duplicate" in reasons["same_as_a.png"] and "data/raw/a.png" in reasons["same_as_a.png"]
+    assert "no class folders" in reasons["cats/c.png"] and "nested folder" in reasons["deep/er/d.png"]
+    moved = [p for p in _files(tmp_path / "data/quarantine") if not p.endswith(".reason.txt")]
+    assert len(first.ingested) + len(moved) == before and _files(incoming) == []
+    ledger = json.loads((raw / LEDGER).read_text())
+    assert sorted(e["dest"] for e in ledger.values()) == sorted(["data/raw/a.png", renamed])
+
+    shutil.copy(tmp_path / renamed, incoming / "again.png")
+    second = ingest_incoming(tmp_path)
+    assert second.ingested == [] and "duplicate" in second.quarantined[0]["reason"]
+    assert sorted(_files(raw)) == sorted([LEDGER, "a.png", Path(renamed).name])

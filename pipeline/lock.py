@@ -1,0 +1,79 @@
+"""One retrain at a time per workspace: an exclusive `fcntl.flock` on a file inside `.dvc/tmp/`.
+
+The lock file also records who holds it (pid, host, flow run, since) so that a second run that
+cannot get the lock says exactly what it is waiting for. The kernel drops the lock when the holding
+process dies, so a crashed run never leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+LOCK_FILE = Path(".dvc/tmp/ganops-retrain.lock")  # git-ignored by DVC's own .dvc/.gitignore
+
+
+class WorkspaceLocked(RuntimeError):
+    """Another retrain run holds the workspace lock (and kept it for longer than we would wait)."""
+
+
+def _holder(handle) -> str:
+    handle.seek(0)
+    try:
+        info = json.loads(handle.read() or "{}")
+    except json.JSONDecodeError:
+        return "an unknown process"
+    if not info:
+        return "an unknown process"
+    run = f", flow run {info['flow_run']}" if info.get("flow_run") else ""
+    return f"pid {info.get('pid')} on {info.get('host')}{run} since {info.get('since')}"
+
+
+@contextlib.contextmanager
+def workspace_lock(root: Path, wait_s: float = 0.0, owner: str = "", poll_s: float = 0.5) -> Iterator[float]:
+    """Hold the retrain lock of the workspace at `root`; yield the seconds spent waiting for it.
+
+    Waits up to `wait_s` seconds for a run that holds it, then raises `WorkspaceLocked` naming the
+    holder and since when it holds the lock.
+    """
+    path = Path(root) / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    with open(path, "a+") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                waited = time.monotonic() - start
+                if waited >= wait_s:
+                    raise WorkspaceLocked(
+                        f"another retrain run holds the lock on {root} ({_holder(handle)}); waited "
+                        f"{waited:.0f}s (limit {wait_s:g}s). Try again when it ends, or raise lock_wait_s"
+                    ) from None
+                time.sleep(min(poll_s, max(wait_s - waited, 0.01)))
+        waited = time.monotonic() - start
+        try:
+            info = {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "flow_run": owner,
+                "since": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps(info))
+            handle.flush()
+            yield waited
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
+            fcntl.flock(handle, fcntl.LOCK_UN)

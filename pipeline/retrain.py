@@ -1,0 +1,272 @@
+"""The `retrain` flow: ingest new images, reproduce the DVC pipeline stage by stage, promote, report.
+
+    python -m pipeline.retrain --repo .          # one run now (ephemeral Prefect API unless
+                                                  # PREFECT_API_URL points at a server)
+
+DVC is the only definition of the DAG: the stage names come from `dvc stage list`, their order from
+`dvc dag` (ties kept in `dvc.yaml` order), and each is one task running `dvc repro -s STAGE`, so a
+stage whose inputs did not change is skipped by DVC itself. Promotion is the `register` stage's
+champion/challenger rule (`ganops.registry`); this flow only reads its decision and the MLflow
+registry, checks that no worse model became champion, and writes the report artifact. One run at a
+time per workspace (`pipeline.lock`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.context import get_run_context
+
+from pipeline import report as report_lib
+from pipeline.ingest import has_files, ingest_incoming
+from pipeline.lock import workspace_lock
+
+BIN = Path(sys.executable).parent
+# Failures worth retrying: another DVC process holds DVC's own lock, the process was killed (OOM
+# killer, preemption), a shared service hiccuped. A stage whose command exits 1 or 2 (ganops's user
+# errors: bad params, bad input files) fails the same way every time and is not retried.
+TRANSIENT_MARKERS = (
+    "Unable to acquire lock",
+    "database is locked",
+    "Connection refused",
+    "Connection reset",
+    "Temporary failure in name resolution",
+    "Resource temporarily unavailable",
+)
+KILLED_EXIT = re.compile(r"exited with (-\d+|137|143)\b")
+
+
+class StageFailed(RuntimeError):
+    """A DVC stage (or DVC itself) failed; the message carries the stage's own error lines."""
+
+    def __init__(self, message: str, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
+
+
+def _env() -> dict[str, str]:
+    """The caller's environment with this interpreter's bin folder first (`ganops`, `dvc`)."""
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONUNBUFFERED": "1"}
+
+
+def _dvc() -> str:
+    return str(BIN / "dvc") if (BIN / "dvc").exists() else "dvc"
+
+
+def _error_summary(stderr_lines: list[str], limit: int = 12) -> str:
+    """The lines that say what went wrong: ganops `error:` lines, a traceback's last line, DVC's ERROR."""
+    lines = [line.rstrip() for line in stderr_lines if line.strip()]
+    picked = [line for line in lines if line.lower().startswith("error")]
+    if not picked or all(line.startswith("ERROR: failed to reproduce") for line in picked):
+        tail = [line for line in lines if not line.startswith("ERROR")][-3:]
+        picked = tail + picked
+    return "\n".join(picked[-limit:]) or "(no error output)"
+
+
+def run_dvc(args: list[str], root: Path, log=None, what: str | None = None) -> tuple[str, str]:
+    """Run `dvc ARGS` in `root`, streaming output to `log`; return (stdout, stderr) or raise StageFailed."""
+    proc = subprocess.Popen(
+        [_dvc(), *args], cwd=root, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    out: list[str] = []
+    err: list[str] = []
+
+    def pump(stream, sink: list[str]) -> None:
+        for line in stream:
+            sink.append(line)
+            if log is not None and line.strip():
+                log.info(line.rstrip())
+
+    threads = [
+        threading.Thread(target=pump, args=(s, sink), daemon=True)
+        for s, sink in ((proc.stdout, out), (proc.stderr, err))
+    ]
+    for thread in threads:
+        thread.start()
+    code = proc.wait()
+    for thread in threads:
+        thread.join()
+    stdout, stderr = "".join(out), "".join(err)
+    if code != 0:
+        transient = (
+            code < 0 or bool(KILLED_EXIT.search(stderr)) or any(m in stderr for m in TRANSIENT_MARKERS)
+        )
+        label = what or f"dvc {' '.join(args)}"
+        raise StageFailed(f"{label} failed (exit {code}):\n{_error_summary(err)}", transient=transient)
+    return stdout, stderr
+
+
+def topological_stages(names: list[str], edges: list[tuple[str, str]]) -> list[str]:
+    """`names` ordered so every stage follows its upstream stages; ties keep the given order."""
+    wanted = set(names)
+    upstream = {name: {a for a, b in edges if b == name and a in wanted} for name in names}
+    ordered: list[str] = []
+    while len(ordered) < len(names):
+        ready = [n for n in names if n not in ordered and upstream[n] <= set(ordered)]
+        if not ready:
+            raise StageFailed(f"dvc dag has a cycle among {sorted(wanted - set(ordered))}")
+        ordered.append(ready[0])
+    return ordered
+
+
+def _retry_transient(task_, task_run, state) -> bool:
+    exc = state.data if isinstance(state.data, BaseException) else None
+    return bool(getattr(exc, "transient", False))
+
+
+@task(name="list-stages", cache_policy=NO_CACHE)
+def list_stages(root: Path) -> list[str]:
+    names = run_dvc(["stage", "list", "--name-only"], root)[0].split()
+    dot = run_dvc(["dag", "--dot"], root)[0]
+    edges = re.findall(r'"([^"]+)"\s*->\s*"([^"]+)"', dot)
+    return topological_stages(names, edges)
+
+
+@task(name="ingest", cache_policy=NO_CACHE)
+def ingest_task(root: Path) -> dict:
+    """Validate and move `data/incoming/*` into `data/raw/`, then `dvc add data/raw`.
+
+    `dvc add` runs whenever `data/raw` holds files (a no-op when nothing changed), so `data/raw.dvc`
+    also catches up after an earlier run that moved files but failed before adding them.
+    """
+    log = get_run_logger()
+    result = ingest_incoming(root)
+    for item in result.quarantined:
+        log.warning(f"quarantined {item['source']} -> {item['dest']}: {item['reason']}")
+    if has_files(root / "data/raw"):
+        run_dvc(["add", "data/raw"], root, log, what="dvc add data/raw")
+    log.info(f"ingested {len(result.ingested)} file(s), quarantined {len(result.quarantined)}")
+    return {"ingested": result.ingested, "quarantined": result.quarantined, "left": result.left}
+
+
+@task(
+    name="dvc-repro",
+    task_run_name="repro {stage}",
+    retries=2,
+    retry_delay_seconds=20,
+    retry_condition_fn=_retry_transient,
+    cache_policy=NO_CACHE,
+)
+def reproduce_stage(root: Path, stage: str) -> dict:
+    """`dvc repro -s STAGE`: runs the stage only if its deps/params changed (DVC decides)."""
+    start = time.monotonic()
+    stdout, _ = run_dvc(["repro", "-s", stage], root, get_run_logger(), what=f"stage '{stage}'")
+    ran = f"Running stage '{stage}'" in stdout
+    return {"stage": stage, "ran": ran, "seconds": round(time.monotonic() - start, 1)}
+
+
+@task(name="registry-snapshot", cache_policy=NO_CACHE)
+def registry_snapshot(root: Path) -> dict:
+    return report_lib.snapshot(root)
+
+
+@task(name="promote", cache_policy=NO_CACHE)
+def promote(root: Path, before: dict, started: float) -> list[dict]:
+    """Read the register stages' decisions and check them against the registry.
+
+    A decision file written since `started` (epoch seconds) is this run's; the champion may only have
+    moved where such a decision says so (the register stage applied the better-metric rule).
+    """
+    after = report_lib.snapshot(root)
+    decisions = report_lib.read_decisions(root)
+    checked = []
+    for name in sorted(set(after) | {d["model_name"] for d in decisions}):
+        decision = next((d for d in decisions if d["model_name"] == name), None)
+        was = (before.get(name) or {}).get("champion")
+        now = (after.get(name) or {}).get("champion")
+        fresh = decision is not None and decision["mtime"] >= started - 1.0  # coarse fs clocks
+        if fresh and decision["alias"] == report_lib.CHAMPION:
+            if not now or now["version"] != decision["version"]:
+                raise RuntimeError(
+                    f"{name}: decision says v{decision['version']} is champion, registry says {now}"
+                )
+        elif (was and now and was["version"] != now["version"]) or (was and not now):
+            raise RuntimeError(
+                f"{name}: champion moved from v{was['version']} to {now and now['version']} "
+                "without a decision of this run"
+            )
+        checked.append(
+            {"model_name": name, "fresh": bool(fresh), "decision": decision, "before": was, "after": now}
+        )
+    return checked
+
+
+def restore_outputs(root: Path, stage: str) -> None:
+    """`dvc checkout STAGE`: DVC removed the failed stage's outputs before running it; put back the
+    versions `dvc.lock` records, so a failed run leaves the workspace as the last good run left it."""
+    log = get_run_logger()
+    try:
+        run_dvc(["checkout", stage], root, log, what=f"dvc checkout {stage}")
+    except StageFailed as exc:  # best effort: never hide the stage's own error
+        log.warning(f"could not restore the outputs of {stage}: {exc}")
+
+
+def _run_label() -> str:
+    try:
+        ctx = get_run_context()
+        return f"{ctx.flow_run.name} ({ctx.flow_run.id})"
+    except Exception:
+        return ""
+
+
+@flow(name="retrain")
+def retrain(repo: str = ".", lock_wait_s: float = 0.0, ingest: bool = True) -> dict:
+    """Ingest `data/incoming/`, reproduce every DVC stage, promote only better models, report.
+
+    `repo`: the workspace (a git + DVC checkout of ganops). `lock_wait_s`: how long to wait for
+    another retrain run of the same workspace before failing. `ingest`: set False to skip ingestion.
+    """
+    root = Path(repo).expanduser().resolve()
+    if not (root / "dvc.yaml").is_file():
+        raise ValueError(f"repo {root}: no dvc.yaml; pass the ganops checkout as `repo`")
+    log = get_run_logger()
+    label = _run_label()
+    with workspace_lock(root, lock_wait_s, owner=label) as waited:
+        started = time.time()
+        if waited > 0.5:
+            log.info(f"waited {waited:.1f}s for another retrain run to release the workspace lock")
+        before = registry_snapshot(root)
+        ingested: dict = {"ingested": [], "quarantined": [], "left": []}
+        done: list[dict] = []
+        stages: list[str] = []
+        stage = None  # the stage being reproduced when something fails (None: ingest or listing)
+        try:
+            if ingest:
+                ingested = ingest_task(root)
+            stages = list_stages(root)
+            for stage in stages:
+                done.append(reproduce_stage(root, stage))
+        except Exception as exc:
+            if stage is not None and len(done) < len(stages):
+                restore_outputs(root, stage)
+            after = report_lib.snapshot(root)
+            markdown = report_lib.failure_markdown(
+                label, ingested, done, stage, str(exc), before, after, root
+            )
+            report_lib.publish(markdown)
+            raise
+        checked = promote(root, before, started)
+        report_lib.publish(report_lib.success_markdown(label, ingested, done, checked, root))
+    return {"waited_s": round(waited, 1), "ingest": ingested, "stages": done, "models": checked}
+
+
+def main(argv: list[str] | None = None) -> None:  # pragma: no cover - console entry
+    parser = argparse.ArgumentParser(description="Run the ganops retrain flow once.")
+    parser.add_argument("--repo", default=".")
+    parser.add_argument("--lock-wait-s", type=float, default=0.0)
+    parser.add_argument("--no-ingest", action="store_true")
+    args = parser.parse_args(argv)
+    retrain(repo=args.repo, lock_wait_s=args.lock_wait_s, ingest=not args.no_ingest)
+
+
+if __name__ == "__main__":
+    main()
