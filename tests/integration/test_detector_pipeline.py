@@ -14,8 +14,9 @@ import urllib.request
 
 import numpy as np
 import pytest
-from conftest import BIN, run
 from PIL import Image
+
+from conftest import BIN, run
 
 pytestmark = pytest.mark.integration
 

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+
 from conftest import BIN, run
 
 pytestmark = pytest.mark.integration

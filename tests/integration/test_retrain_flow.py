@@ -345,8 +345,9 @@ def test_transient_failure_is_retried_deterministic_is_not(tmp_path, prefect_ser
 
 
 def test_deployments_carry_the_cron_schedule(workspace, prefect_server, tmp_path):
-    from pipeline.serve import DEFAULT_CRON, build_deployment, read_schedule
     from prefect.client.orchestration import get_client
+
+    from pipeline.serve import DEFAULT_CRON, build_deployment, read_schedule
 
     repo, _ = workspace
     assert read_schedule(tmp_path / "absent.yaml") == (DEFAULT_CRON, "UTC")  # weekly by default
