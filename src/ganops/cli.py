@@ -17,7 +17,7 @@ import typer
 
 from ganops.cli_common import DATA, PARAMS, load_stage_params, user_errors
 from ganops.cli_detect import detect_app
-from ganops.config import ConfigError
+from ganops.config import ConfigError, EvaluateConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
 
@@ -154,6 +154,22 @@ def train_gan_cmd(
     )
 
 
+def _feature_networks(cfg: EvaluateConfig, evaluator: Path) -> list:
+    """The networks named in `evaluate.networks`, in order: the domain evaluator and/or FID Inception.
+
+    Inception takes the domain evaluator's image shape; missing weights raise FileNotFoundError saying
+    where to put the file, a wrong file ValueError (both exit 1 under `user_errors`).
+    """
+    from ganops.evaluator import load_evaluator
+    from ganops.inception import load_inception
+
+    domain = load_evaluator(evaluator)
+    return [
+        domain if name == "domain" else load_inception(domain.image_shape, cfg.inception_weights)
+        for name in cfg.networks
+    ]
+
+
 @app.command("evaluate-reference")
 def evaluate_reference_cmd(
     params: Path = PARAMS,
@@ -161,18 +177,21 @@ def evaluate_reference_cmd(
     evaluator: Path = EVALUATOR,
     out: Path = typer.Option(Path("metrics/reference.json"), "--out"),
 ) -> None:
-    """Real-data floor/ceiling and a noise generator: where a model sits between the two."""
+    """Real-data floor/ceiling and a noise generator: where a model sits between the two.
+
+    One set of keys per feature network in `evaluate.networks` (`fid_floor_real_domain`, ...).
+    """
     cfg = load_stage_params(params)
     from ganops import atomic
     from ganops.dataset import load_split
-    from ganops.evaluator import load_evaluator
     from ganops.metrics import reference_metrics
 
     with user_errors():
-        net = load_evaluator(evaluator)
         real_a, _ = load_split(data, "detector_train")
         real_b, _ = load_split(data, "test")
-        metrics = reference_metrics(net, real_a, real_b, cfg.evaluate, cfg.seed)
+        metrics: dict[str, float] = {}
+        for net in _feature_networks(cfg.evaluate, evaluator):
+            metrics |= reference_metrics(net, real_a, real_b, cfg.evaluate, cfg.seed)
     atomic.write_json(out, metrics)
     typer.echo(f"reference: {metrics}")
 
@@ -186,7 +205,7 @@ def evaluate_gan_cmd(
     generator: Path = typer.Option(None, "--generator", help="default models/gan/VARIANT/generator.pt"),
     out: Path = typer.Option(None, "--out", help="default metrics/gan/VARIANT.json"),
 ) -> None:
-    """FID/IS/KID of one variant's generator against the real test split, in the domain features."""
+    """FID/IS/KID of one variant's generator against the real test split, per `evaluate.networks`."""
     cfg = load_stage_params(params)
     generator = generator or Path("models/gan") / variant / "generator.pt"
     out = out or Path("metrics/gan") / f"{variant}.json"
@@ -194,21 +213,22 @@ def evaluate_gan_cmd(
 
     from ganops import atomic, tracking
     from ganops.dataset import load_split
-    from ganops.evaluator import load_evaluator
     from ganops.generator_io import load_generator, sample_images
     from ganops.metrics import generation_metrics
 
     with user_errors():
-        net = load_evaluator(evaluator)
         G, meta = load_generator(generator)
         real, _ = load_split(data, "test")
+        nets = _feature_networks(cfg.evaluate, evaluator)
     params_used = {"seed": cfg.seed, "evaluate": cfg.evaluate.model_dump()}
     with tracking.stage_run("evaluate_gan", cfg.registry.experiment, params_used, {"variant": variant}):
         with user_errors():
             fake = sample_images(
                 G, meta, cfg.evaluate.num_images, seed=cfg.seed + 1, batch_size=cfg.evaluate.batch_size
             )
-            metrics = generation_metrics(net, fake, real, cfg.evaluate, cfg.seed)
+            metrics: dict[str, float] = {}
+            for net in nets:
+                metrics |= generation_metrics(net, fake, real, cfg.evaluate, cfg.seed)
         atomic.write_json(out, metrics)
         mlflow.log_metrics(metrics)
     typer.echo(f"{variant}: {metrics}")

@@ -126,6 +126,19 @@ class EvaluateConfig(_Strict):
     kid_subsets: Annotated[int, Field(ge=1)] = 100
     kid_subset_size: Annotated[int, Field(ge=10)] = 1000
     is_splits: Annotated[int, Field(ge=1)] = 10
+    # Feature spaces the evaluate stages score in; each adds its own keys (`fid_5k_domain`,
+    # `fid_5k_inception`). `inception` is the standard FID Inception-v3 (ganops.inception).
+    networks: list[Literal["domain", "inception"]] = Field(default_factory=lambda: ["domain"])
+    # Local path to pt_inception-2015-12-05-6726825d.pth (or its folder); None = the torch hub cache
+    # ($TORCH_HOME/hub/checkpoints/). Never downloaded.
+    inception_weights: str | None = None
+
+    @field_validator("networks")
+    @classmethod
+    def _distinct_networks(cls, value: list[str]) -> list[str]:
+        if not value or len(set(value)) != len(value):
+            raise ValueError(f"must list distinct feature networks from domain, inception (got {value!r})")
+        return value
 
 
 class RegisterConfig(_Strict):

@@ -1,4 +1,4 @@
-"""Generation metrics in the domain CNN's feature space: FID, KID, IS, precision/recall, mode coverage.
+"""Generation metrics in a feature network's space: FID, KID, IS, precision/recall, mode coverage.
 
 Each image set goes through the evaluator once (`compute_features`); every metric is then computed from
 those features and logits, with seeded subset draws so a rerun gives the same numbers:
@@ -16,6 +16,21 @@ those features and logits, with seeded subset draws so a rerun gives the same nu
 - Mode coverage: predicted-class histograms of generated vs real images: `classes_covered` counts the
   classes whose generated share is at least a quarter of their real share; `class_kl` is
   KL(generated || real) in nats (0 = same class balance, log K = everything in one of K balanced classes).
+
+Feature networks (`evaluate.networks`; every key ends with the network's name):
+
+- `domain` (default): the evaluator CNN trained on the prepared images (ganops.evaluator); features
+  are its `feature_dim`-d penultimate layer, logits its own classes. Images go in as prepared.
+- `inception`: the standard FID Inception-v3 (ganops.inception.load_inception, weights
+  `pt_inception-2015-12-05-6726825d.pth`, sha256-checked, never downloaded). Features are the 2048-d
+  pool3 activations, IS uses its 1008 ImageNet-class logits (without the fc bias, like the original
+  IS code), and there is no mode coverage (`classes_covered_*` / `class_kl_*` need the domain's own
+  classes). Inside the network, as pytorch-fid does: float images in [0, 1] (N, C, H, W); gray (C = 1)
+  is repeated to 3 channels; `F.interpolate(..., size=(299, 299), mode="bilinear",
+  align_corners=False)` (pytorch-fid's `resize_input`, no antialiasing); then scaled to [-1, 1] by
+  2x - 1. Images are not rounded to 8 bits first (pytorch-fid reads 8-bit files, so its inputs lie on the
+  1/255 grid; generated images here do not). These features describe ImageNet photos: for small
+  digits they are for comparison with the literature, the domain network is the primary judge.
 
 The same evaluator works inside torchmetrics' own metric classes through `DomainFeatureExtractor`
 (`FrechetInceptionDistance(feature=DomainFeatureExtractor(ev))`); tests cross-check the two paths.
