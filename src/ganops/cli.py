@@ -83,6 +83,9 @@ def train_gan_cmd(
 
     Each checkpoint is scored with a cheap FID/IS against gan_train images (curves in quality.csv and
     MLflow); generator.pt is the checkpoint with the best probe FID.
+
+    Multi-GPU: `torchrun --nproc_per_node=N -m ganops.cli train-gan VARIANT` trains with DDP, one
+    process per GPU (batch_size per GPU); rank 0 alone logs to MLflow and writes the outputs.
     """
     cfg = load_stage_params(params)
     with user_errors():
@@ -95,7 +98,7 @@ def train_gan_cmd(
     checkpoints = checkpoints or Path("checkpoints") / variant
     import mlflow
 
-    from ganops import tracking
+    from ganops import distributed, tracking
     from ganops.dataset import dataset_hash, load_manifest, load_split
     from ganops.devices import pick_device
     from ganops.evaluator import load_evaluator
@@ -103,10 +106,11 @@ def train_gan_cmd(
     from ganops.train_gan import train_gan
 
     with user_errors():
+        dist = distributed.init_from_env(cfg.gan.device)  # single process unless under torchrun
         manifest = load_manifest(data)
         images, labels = load_split(data, "gan_train")
         # the probe scores against gan_train images, never the test split that evaluate_gan reports on
-        net = load_evaluator(evaluator, device=pick_device(cfg.gan.device))
+        net = load_evaluator(evaluator, device=dist.device or pick_device(cfg.gan.device))
         probe = make_quality_probe(net, images, cfg.evaluate.probe_num_images, cfg.seed)
     params_used = {
         "seed": cfg.seed,
@@ -119,6 +123,12 @@ def train_gan_cmd(
     # starts afresh while a killed run with the same params resumes; it is removed once training ends.
     run_key = hashlib.sha256(json.dumps({**params_used, **tags}, sort_keys=True).encode()).hexdigest()[:12]
     run_checkpoints = checkpoints / run_key
+    if not dist.is_main:  # other ranks train in step with rank 0 and write nothing
+        with user_errors():
+            train_gan(variant, vcfg, cfg.gan, images, labels, out, run_checkpoints, cfg.seed,
+                      quality=probe, quality_key=probe.fid_key, dist=dist)  # fmt: skip
+        distributed.shutdown()
+        return
     with tracking.stage_run("train_gan", cfg.registry.experiment, params_used, tags), user_errors():
 
         def log(step: int, values: dict[str, float]) -> None:
@@ -137,6 +147,7 @@ def train_gan_cmd(
             class_names=manifest.get("class_names"),
             quality=probe,
             quality_key=probe.fid_key,
+            dist=dist,
         )
         shutil.rmtree(run_checkpoints, ignore_errors=True)
         checkpoints.mkdir(parents=True, exist_ok=True)  # DVC's persistent output must exist
@@ -148,6 +159,7 @@ def train_gan_cmd(
         for name in ("samples.png", "losses.csv", "quality.csv"):
             if (out / name).is_file():
                 mlflow.log_artifact(str(out / name))
+    distributed.shutdown()
     typer.echo(
         f"{variant}: {result.steps} steps in {result.seconds:.1f}s ({result.images_per_second:.0f} img/s); "
         f"exported best checkpoint, step {result.best_step} ({probe.fid_key} = {result.best_quality:.4g})"

@@ -12,6 +12,15 @@ quality.csv and, when `quality_key` improves, exports that generator: the final 
 best checkpoint's, not the last one. The best step, value and weights live in the checkpoint, so a
 resumed run picks the same checkpoint as an uninterrupted one.
 
+Under `torchrun` (`dist` from ganops.distributed.init_from_env, world_size > 1) G and D are wrapped in
+DistributedDataParallel: each rank trains on cfg.batch_size images per step (the per-GPU batch; the
+global batch is world_size times larger), drawn from a disjoint shard of the same seeded epoch
+permutation, with noise seeded by seed + rank. Only rank 0 writes checkpoints, sample grids, CSVs and
+generator.pt, shows the progress bar and calls `log` / `quality`; G_ema is updated on every rank from
+the synchronised weights. Every rank resumes from the same checkpoint; the noise streams are then
+reseeded from (seed, rank, step), so a DDP resume is exact in weights, optimisers and data order but
+not in noise.
+
 `cfg` / `gan` are any objects with the `VariantConfig` / `GanConfig` attributes: this module never
 imports pydantic, so tools such as benchmarks/gpu_check.py can run it with torch + numpy only.
 """
@@ -39,6 +48,7 @@ from ganops.atomic import atomic_path
 from ganops.augment import diff_augment
 from ganops.checkpoint import config_mismatch, load_checkpoint, save_checkpoint, set_rng_state
 from ganops.devices import pick_device
+from ganops.distributed import SINGLE, DistInfo, all_reduce_mean, all_reduce_min, barrier, wrap_ddp
 from ganops.ema import make_ema, update_ema
 from ganops.generator_io import config_dict, export_generator, sample_images, save_image_grid
 from ganops.losses import LOSSES, GanLoss, gradient_penalty, r1_penalty, validate_loss
@@ -87,19 +97,31 @@ class TrainResult:
 
 
 class DataOrder:
-    """Index batches from a per-epoch permutation drawn from a seeded torch.Generator (checkpointable)."""
+    """Index batches from a per-epoch permutation drawn from a seeded torch.Generator (checkpointable).
 
-    def __init__(self, num_images: int, batch_size: int, seed: int) -> None:
+    With world_size > 1 every rank draws the same permutation and takes the disjoint shard
+    perm[:N // world_size * world_size][rank::world_size], so all ranks turn epochs together."""
+
+    def __init__(
+        self, num_images: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1
+    ) -> None:
         self.num_images, self.batch_size = num_images, batch_size
+        self.rank, self.world_size = rank, world_size
         self.generator = torch.Generator().manual_seed(seed)
         self.epoch, self.pos = 0, 0
-        self.perm = torch.randperm(num_images, generator=self.generator)
+        self._set_perm(torch.randperm(num_images, generator=self.generator))
+
+    def _set_perm(self, perm: torch.Tensor) -> None:
+        self.perm = perm  # (N,) the whole epoch's order, identical on every rank (checkpointed)
+        if self.world_size > 1:
+            perm = perm[: len(perm) // self.world_size * self.world_size][self.rank :: self.world_size]
+        self.shard = perm  # (N // world_size,) this rank's part
 
     def next_indices(self) -> torch.Tensor:  # (B,) int64; drops the incomplete tail of an epoch
-        if self.pos + self.batch_size > self.num_images:
-            self.perm = torch.randperm(self.num_images, generator=self.generator)
+        if self.pos + self.batch_size > len(self.shard):
+            self._set_perm(torch.randperm(self.num_images, generator=self.generator))
             self.epoch, self.pos = self.epoch + 1, 0
-        idx = self.perm[self.pos : self.pos + self.batch_size]
+        idx = self.shard[self.pos : self.pos + self.batch_size]
         self.pos += self.batch_size
         return idx
 
@@ -113,7 +135,8 @@ class DataOrder:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.generator.set_state(state["generator"])
-        self.perm, self.epoch, self.pos = state["perm"], int(state["epoch"]), int(state["pos"])
+        self._set_perm(state["perm"])
+        self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
 
 
 @dataclass
@@ -132,10 +155,14 @@ class Trainer:
     channels_last: bool = False
     G_fwd: Callable[..., torch.Tensor] = field(default=None)  # compiled G when gan.compile, else G
     D_fwd: Callable[..., torch.Tensor] = field(default=None)
+    # D as G's loss sees it: D_fwd, except under DDP, where it is the plain D: D's weights take no
+    # gradient in the G step, so there is nothing to all-reduce (and no buffers to broadcast again).
+    D_for_g: Callable[..., torch.Tensor] = field(default=None)
 
     def __post_init__(self) -> None:
         self.G_fwd = self.G_fwd or self.G
         self.D_fwd = self.D_fwd or self.D
+        self.D_for_g = self.D_for_g or self.D_fwd
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.bf16 and self.device.startswith("cuda"):
@@ -155,20 +182,28 @@ def build_trainer(
     num_classes: int,
     device: str,
     variant: str = "",
+    distributed: bool = False,
 ) -> Trainer:
-    """Build G, D, G_ema and the Adam optimisers (seed torch first for a reproducible init)."""
+    """Build G, D, G_ema and the Adam optimisers (seed torch first for a reproducible init).
+
+    distributed: wrap G and D in DistributedDataParallel (needs a running process group); the Trainer's
+    G / D stay the plain modules (checkpoints, penalties, EMA), G_fwd / D_fwd are the DDP wrappers."""
     validate_loss(cfg, variant)
     G, D = build_models(cfg, image_shape, num_classes, variant)
     memory = torch.channels_last if gan.channels_last else torch.contiguous_format
     G, D = G.to(device, memory_format=memory), D.to(device, memory_format=memory)
-    G_ema = make_ema(G) if cfg.ema_decay > 0 else None
+    G_wrapped, D_wrapped = (wrap_ddp(G, device), wrap_ddp(D, device)) if distributed else (G, D)
+    G_ema = make_ema(G) if cfg.ema_decay > 0 else None  # after DDP's broadcast of rank 0's weights
     betas = (cfg.beta1, cfg.beta2)
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=betas)
-    G_fwd, D_fwd = (torch.compile(G), torch.compile(D)) if gan.compile else (G, D)
+    compile_ = torch.compile if gan.compile else (lambda module: module)
+    G_fwd, D_fwd = compile_(G_wrapped), compile_(D_wrapped)
+    D_for_g = compile_(D) if distributed else D_fwd
     return Trainer(
-        cfg, G, D, G_ema, opt_g, opt_d, LOSSES[cfg.loss], device, gan.bf16, gan.channels_last, G_fwd, D_fwd
-    )
+        cfg, G, D, G_ema, opt_g, opt_d, LOSSES[cfg.loss], device, gan.bf16, gan.channels_last,
+        G_fwd, D_fwd, D_for_g,
+    )  # fmt: skip
 
 
 # --- one training step: D updates, G update, EMA ---
@@ -219,7 +254,7 @@ def g_step(tr: Trainer, fake: torch.Tensor | None, y: torch.Tensor | None, batch
         if fake is None:
             z = torch.randn(batch_size, tr.cfg.z_dim, device=tr.device)  # (B, z_dim)
             fake = tr.G_fwd(z, y)  # (B, C, H, W)
-        loss = tr.loss.g_loss(tr.D_fwd(_augment(tr, fake), y).float())
+        loss = tr.loss.g_loss(tr.D_for_g(_augment(tr, fake), y).float())
     tr.opt_g.zero_grad(set_to_none=True)
     loss.backward()
     tr.opt_g.step()
@@ -310,6 +345,7 @@ def train_gan(
     stop_after: int | None = None,
     quality: Callable[[nn.Module, dict[str, Any]], dict[str, float]] | None = None,
     quality_key: str | None = None,
+    dist: DistInfo = SINGLE,
 ) -> TrainResult:
     """Train `variant` on images (N, C, H, W) in [0, 1] with labels (N,) (-1 = unknown).
 
@@ -322,6 +358,10 @@ def train_gan(
     out_dir/quality.csv. quality_key: one of its metrics (lower is better for FID/KID, higher for IS):
     generator.pt is then the generator of the checkpoint with the best value. Without `quality_key` (or
     without `quality`) generator.pt is the last generator. The probe must not touch the global RNGs.
+
+    dist: from ganops.distributed.init_from_env(gan.device) under torchrun; world_size > 1 trains with
+    DDP on dist.device (see the module docstring); ranks other than 0 write nothing and never call
+    `log` or `quality`. The returned losses are averaged over ranks.
     """
     from tqdm import tqdm
 
@@ -345,7 +385,12 @@ def train_gan(
             _check_images(images, labels, cfg.batch_size, variant)
     else:
         num_classes = 0
-    device = pick_device(gan.device)
+    if dist.enabled and len(images) // dist.world_size < cfg.batch_size:
+        raise ValueError(
+            f"gan.variants.{variant}.batch_size: {cfg.batch_size} per process is more than the "
+            f"{len(images) // dist.world_size} images each of the {dist.world_size} processes gets"
+        )
+    device = dist.device or pick_device(gan.device)
     run_config = {
         "variant": variant,
         "variant_config": {k: v for k, v in config_dict(cfg).items() if k not in SCHEDULE_KEYS},
@@ -355,11 +400,13 @@ def train_gan(
         "data": _data_fingerprint(images, labels),
         "quality_key": quality_key,  # the best checkpoint so far is only meaningful for the same metric
     }
+    if dist.enabled:  # a shard position means nothing under another process count
+        run_config["world_size"] = dist.world_size
     meta = {"variant_config": config_dict(cfg), "num_classes": num_classes}
     checkpoint_path = checkpoint_dir / CHECKPOINT
     previous_determinism = torch.are_deterministic_algorithms_enabled()
     if gan.deterministic and not previous_determinism:
-        if device == "cuda":
+        if device.startswith("cuda"):
             import os
 
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -367,8 +414,10 @@ def train_gan(
     try:
         # --- setup: seed, build, maybe resume ---
         _seed_everything(seed)
-        tr = build_trainer(cfg, gan, image_shape, num_classes, device, variant)
-        order = DataOrder(len(images), cfg.batch_size, seed)
+        tr = build_trainer(cfg, gan, image_shape, num_classes, device, variant, distributed=dist.enabled)
+        if dist.enabled:
+            _seed_everything(seed + dist.rank)  # same initial weights, different noise per rank
+        order = DataOrder(len(images), cfg.batch_size, seed, dist.rank, dist.world_size)
         x_all = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).to(device) * 2 - 1  # [-1, 1]
         if gan.channels_last:
             x_all = x_all.contiguous(memory_format=torch.channels_last)
@@ -399,22 +448,31 @@ def train_gan(
             quality_history = [list(row) for row in ckpt.get("quality_history", [])]
             best = dict(ckpt.get("best", {}))
             set_rng_state(ckpt["rng"])
-            print(f"resuming {variant} from step {step}")
-        out_dir.mkdir(parents=True, exist_ok=True)
+            if dist.enabled:  # the checkpoint holds rank 0's RNG state: give each rank its own again
+                _seed_everything(seed + dist.rank + dist.world_size * step)
+            if dist.is_main:
+                print(f"resuming {variant} from step {step}")
+        if dist.enabled:
+            barrier()  # every rank has read the checkpoint before rank 0 may overwrite it
         losses_csv = out_dir / LOSSES_CSV
-        _write_csv(losses_csv, history)
         quality_csv, quality_seconds = out_dir / QUALITY_CSV, 0.0
-        if quality is not None:
-            _write_csv(quality_csv, quality_history, quality_columns)
+        if dist.is_main:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            _write_csv(losses_csv, history)
+            if quality is not None:
+                _write_csv(quality_csv, quality_history, quality_columns)
 
         def export(G: nn.Module) -> None:
-            export_generator(out_dir / GENERATOR, G, cfg, image_shape, num_classes, class_names)
+            if dist.is_main:
+                export_generator(out_dir / GENERATOR, G, cfg, image_shape, num_classes, class_names)
 
         def next_batch() -> tuple[torch.Tensor, torch.Tensor | None]:
             idx = order.next_indices().to(device, non_blocking=True)
             return x_all[idx], (y_all[idx] if y_all is not None else None)  # (B, C, H, W), (B,)
 
         def checkpoint() -> None:
+            if not dist.is_main:
+                return
             save_checkpoint(
                 checkpoint_path,
                 {
@@ -468,7 +526,10 @@ def train_gan(
         nonfinite_at = torch.full((), -1, dtype=torch.long, device=device)
         images_per_step = cfg.batch_size * cfg.n_critic
         last: dict[str, float] = {}
-        bar = tqdm(total=cfg.num_steps, initial=step, desc=variant, unit="step", file=sys.stderr, leave=False)
+        bar = tqdm(
+            total=cfg.num_steps, initial=step, desc=variant, unit="step", file=sys.stderr, leave=False,
+            disable=not dist.is_main,
+        )  # fmt: skip
         start_step, started = step, time.perf_counter()
         with bar:
             while step < cfg.num_steps:
@@ -480,6 +541,10 @@ def train_gan(
                 due_log = step % cfg.log_every == 0 or step == cfg.num_steps
                 due_checkpoint = step % cfg.checkpoint_every == 0 or step == cfg.num_steps
                 if step % guard_every == 0 or due_log or due_checkpoint:
+                    if dist.enabled:  # every rank stops at the same step, naming the first bad one
+                        none = torch.full_like(nonfinite_at, cfg.num_steps + 1)
+                        first = all_reduce_min(torch.where(nonfinite_at < 0, none, nonfinite_at))
+                        nonfinite_at = torch.where(first > cfg.num_steps, -1, first)
                     bad = int(nonfinite_at)
                     if bad >= 0:
                         raise DivergenceError(
@@ -487,7 +552,11 @@ def train_gan(
                             f"{checkpoint_path} (try a lower lr, another loss, or gp/r1 regularisation)"
                         )
                 if due_log:
-                    last = {k: float(values[k]) for k in LOG_KEYS}
+                    logged = torch.stack([values[k].float() for k in LOG_KEYS])
+                    if dist.enabled:
+                        logged = all_reduce_mean(logged)
+                    last = dict(zip(LOG_KEYS, logged.tolist(), strict=True))
+                if due_log and dist.is_main:
                     history.append([step, *(last[k] for k in LOG_KEYS)])
                     with losses_csv.open("a", newline="") as f:
                         csv.writer(f).writerow(history[-1])
@@ -496,7 +565,7 @@ def train_gan(
                     if log is not None:
                         log(step, last)
                 if due_checkpoint:
-                    if quality is not None:
+                    if quality is not None and dist.is_main:
                         probe_quality()
                     checkpoint()
                 if stop_after is not None and step >= stop_after:
@@ -509,12 +578,14 @@ def train_gan(
             G_best.load_state_dict(best["G"])
             export(G_best)
         else:
-            if quality_key is not None:
+            if quality_key is not None and dist.is_main:
                 print(
                     f"{variant}: {quality_key} was never finite; exporting the last generator",
                     file=sys.stderr,
                 )
             export(tr.sampler)
+        if dist.enabled:
+            barrier()  # rank 0's files are complete when any rank returns
     finally:
         if torch.are_deterministic_algorithms_enabled() != previous_determinism:
             torch.use_deterministic_algorithms(previous_determinism)
