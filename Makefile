@@ -21,7 +21,6 @@ setup: $(STAMP)
 run: $(STAMP)
 	test -d .git || git init -q
 	test -d .dvc || $(BIN)/dvc init -q
-	mkdir -p data/raw
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc repro
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc metrics show
 

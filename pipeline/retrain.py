@@ -131,6 +131,20 @@ def list_stages(root: Path) -> list[str]:
     return topological_stages(names, edges)
 
 
+def hand_over_to_dvc(root: Path, folder: str) -> None:
+    """Untrack `folder` in git (files stay on disk) so `dvc add` can own it.
+
+    A fresh checkout has `data/raw/` as an empty git-tracked folder (`.gitkeep`), so that `prepare`'s
+    dependency exists in every clone and in `dvc exp run --temp` copies; the first ingest hands the
+    folder from git to DVC.
+    """
+    tracked = subprocess.run(
+        ["git", "ls-files", "--", folder], cwd=root, capture_output=True, text=True, check=False
+    ).stdout.split()
+    if tracked:
+        subprocess.run(["git", "rm", "-r", "-q", "--cached", "--", folder], cwd=root, check=True)
+
+
 @task(name="ingest", cache_policy=NO_CACHE)
 def ingest_task(root: Path) -> dict:
     """Validate and move `data/incoming/*` into `data/raw/`, then `dvc add data/raw`.
@@ -143,6 +157,7 @@ def ingest_task(root: Path) -> dict:
     for item in result.quarantined:
         log.warning(f"quarantined {item['source']} -> {item['dest']}: {item['reason']}")
     if has_files(root / "data/raw"):
+        hand_over_to_dvc(root, "data/raw")
         run_dvc(["add", "data/raw"], root, log, what="dvc add data/raw")
     log.info(f"ingested {len(result.ingested)} file(s), quarantined {len(result.quarantined)}")
     return {"ingested": result.ingested, "quarantined": result.quarantined, "left": result.left}

@@ -88,7 +88,6 @@ def copy_checkout(dest: Path) -> None:
 
 def make_repo(dest: Path, overrides: dict) -> Path:
     copy_checkout(dest)
-    (dest / "data/raw").mkdir(parents=True, exist_ok=True)
     params = merge(yaml.safe_load((dest / "params.yaml").read_text()), overrides)
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q"], dest)

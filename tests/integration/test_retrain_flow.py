@@ -163,7 +163,7 @@ def test_end_to_end_ingests_reproduces_and_sets_a_champion(workspace):
 
     # ingest: every good image moved into data/raw/<class>/, every bad one quarantined with a reason
     raw, quarantine = repo / "data/raw", repo / "data/quarantine"
-    assert sorted(p for p in _files(raw) if p != LEDGER) == sorted(expected["good"])
+    assert sorted(p for p in _files(raw) if p not in (LEDGER, ".gitkeep")) == sorted(expected["good"])
     assert len(summary["ingest"]["ingested"]) == len(expected["good"])
     reasons = {
         q["source"].removeprefix("data/incoming/"): q["reason"] for q in summary["ingest"]["quarantined"]
