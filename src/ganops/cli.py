@@ -102,6 +102,7 @@ def train_gan_cmd(
     from ganops.dataset import dataset_hash, load_manifest, load_split
     from ganops.devices import pick_device
     from ganops.evaluator import load_evaluator
+    from ganops.generator_io import load_generator, save_interpolation_gif
     from ganops.quality import make_quality_probe
     from ganops.train_gan import train_gan
 
@@ -156,7 +157,9 @@ def train_gan_cmd(
         if result.best_step is not None:
             mlflow.log_metrics({"best_step": result.best_step, f"best_{probe.fid_key}": result.best_quality})
             mlflow.set_tag("best_step", str(result.best_step))
-        for name in ("samples.png", "losses.csv", "quality.csv"):
+        G, meta = load_generator(out / "generator.pt")
+        save_interpolation_gif(out / "interpolation.gif", G, meta, seed=cfg.seed)
+        for name in ("samples.png", "interpolation.gif", "losses.csv", "quality.csv"):
             if (out / name).is_file():
                 mlflow.log_artifact(str(out / name))
     distributed.shutdown()

@@ -137,3 +137,41 @@ def save_image_grid(path: str | Path, images: np.ndarray, nrow: int = 8) -> None
     image = Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid)
     with atomic_path(path) as tmp:
         image.save(tmp, format="PNG")
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, t: float) -> torch.Tensor:
+    """Spherical interpolation between noise batches (B, z_dim): stays on the Gaussian shell, unlike lerp."""
+    dot = (z0 / z0.norm(dim=1, keepdim=True) * (z1 / z1.norm(dim=1, keepdim=True))).sum(1, keepdim=True)
+    omega = torch.acos(dot.clamp(-1 + 1e-7, 1 - 1e-7))  # (B, 1)
+    return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)
+
+
+@torch.no_grad()
+def save_interpolation_gif(
+    path: str | Path, G: nn.Module, meta: dict[str, Any], seed: int, num_rows: int = 8, num_frames: int = 24
+) -> None:
+    """An animated GIF walking `num_rows` samples through latent space (slerp, there and back), atomically.
+
+    Each frame is one row of `num_rows` images; the walk visits 3 noise keyframes per sample. Conditional
+    generators keep one class per column.
+    """
+    from PIL import Image
+
+    z_dim = int(meta["variant_config"]["z_dim"])
+    num_classes = int(meta.get("num_classes", 0))
+    conditional = bool(meta["variant_config"].get("conditional", False)) and num_classes > 0
+    y = torch.arange(num_rows) % num_classes if conditional else None
+    keys = torch.randn(3, num_rows, z_dim, generator=torch.Generator().manual_seed(int(seed)))
+    keys = torch.cat([keys, keys[:1]])  # (4, B, z_dim): a closed loop
+    was_training = G.training
+    G.eval()
+    frames = []
+    for k in range(3):
+        for i in range(num_frames // 3):
+            z = slerp(keys[k], keys[k + 1], i / (num_frames // 3))
+            x = ((G(z, y).float() + 1) / 2).clamp(0, 1).cpu().numpy()  # (B, C, H, W)
+            grid = image_grid(x, nrow=num_rows)
+            frames.append(Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid))
+    G.train(was_training)
+    with atomic_path(path) as tmp:
+        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=80, loop=0)

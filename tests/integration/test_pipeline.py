@@ -22,6 +22,7 @@ def test_outputs_have_the_documented_layout(tiny_repo):
     for variant in ("seed_mlp", "dcgan"):
         assert (repo / f"models/gan/{variant}/generator.pt").stat().st_size > 0
         assert (repo / f"models/gan/{variant}/samples.png").stat().st_size > 0
+        assert (repo / f"models/gan/{variant}/interpolation.gif").read_bytes()[:6] == b"GIF89a"
         quality = (repo / f"models/gan/{variant}/quality.csv").read_text().splitlines()
         assert quality[0].startswith("step,fid_200_domain_train") and len(quality) == 3, quality
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from ganops.architectures import ARCHITECTURES, build_models
+from ganops.config import VariantConfig
 from ganops.generator_io import export_generator, image_grid, load_generator, sample_images
 
 CASES = [("mlp", 8), ("mlp", 28), ("dcgan", 28), ("dcgan", 32), ("resnet_sn", 32), ("resnet_sn", 48)]
@@ -119,3 +120,20 @@ def test_image_grid_layout():
     grid = image_grid(images, nrow=3, pad=1)
     assert grid.shape == (2 * 5 + 1, 3 * 5 + 1, 1)
     assert grid.sum() == 5 * 16 * 255  # five white tiles on black
+
+
+def test_interpolation_gif_is_an_animation_that_ends_where_it_starts(tmp_path):
+    from PIL import Image
+
+    from ganops.generator_io import save_interpolation_gif, slerp
+
+    z0, z1 = torch.randn(4, 16), torch.randn(4, 16)
+    assert torch.allclose(slerp(z0, z1, 0.0), z0, atol=1e-5)
+    assert torch.allclose(slerp(z0, z1, 1.0), z1, atol=1e-4)
+    cfg = VariantConfig(arch="dcgan", width=8, z_dim=16)
+    G, _ = build_models(cfg, (1, 28, 28), 0)
+    meta = {"variant_config": cfg.model_dump(), "num_classes": 0}
+    save_interpolation_gif(tmp_path / "walk.gif", G, meta, seed=0, num_rows=4, num_frames=12)
+    with Image.open(tmp_path / "walk.gif") as gif:
+        assert gif.n_frames == 12
+        assert gif.size == (4 * 30 + 2, 32)
