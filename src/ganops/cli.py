@@ -15,9 +15,9 @@ from pathlib import Path
 
 import typer
 
-from ganops.cli_common import DATA, PARAMS, load_stage_params, user_errors
+from ganops.cli_common import DATA, PARAMS, load_stage_params, user_errors, variant_config
 from ganops.cli_detect import detect_app
-from ganops.config import ConfigError, EvaluateConfig
+from ganops.config import EvaluateConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
 
@@ -88,12 +88,7 @@ def train_gan_cmd(
     process per GPU (batch_size per GPU); rank 0 alone logs to MLflow and writes the outputs.
     """
     cfg = load_stage_params(params)
-    with user_errors():
-        if variant not in cfg.gan.variants:
-            raise ConfigError(
-                f"gan.variants: no variant {variant!r} (defined: {', '.join(cfg.gan.variants)})"
-            )
-    vcfg = cfg.gan.variants[variant]
+    vcfg = variant_config(cfg, variant)
     out = out or Path("models/gan") / variant
     checkpoints = checkpoints or Path("checkpoints") / variant
     import mlflow

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from ganops.config import ConfigError, Params, load_params
+from ganops.config import ConfigError, Params, VariantConfig, load_params
 
 PARAMS = typer.Option(Path("params.yaml"), "--params", help="params file (YAML)")
 DATA = typer.Option(Path("data/prepared"), "--data", help="prepared data folder")
@@ -35,3 +35,12 @@ def load_stage_params(params_path: Path) -> Params:
 
     set_cpu_threads(params.gan.cpu_threads)
     return params
+
+
+def variant_config(cfg: Params, variant: str) -> VariantConfig:
+    """The `gan.variants.VARIANT` section; an undefined name is a params error (exit 2)."""
+    with user_errors():
+        if variant not in cfg.gan.variants:
+            defined = ", ".join(cfg.gan.variants)
+            raise ConfigError(f"gan.variants: no variant {variant!r} (defined: {defined})")
+    return cfg.gan.variants[variant]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from ganops.cli_common import DATA, PARAMS, load_stage_params, user_errors
+from ganops.cli_common import DATA, PARAMS, load_stage_params, user_errors, variant_config
 from ganops.config import ConfigError, Params, load_params
 
 detect_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Fake-image detectors.")
@@ -43,11 +43,7 @@ def generate_fakes_cmd(
 ) -> None:
     """Sample detector.num_fakes images from one variant's generator, split train/test like the reals."""
     cfg = load_stage_params(params)
-    with user_errors():
-        if variant not in cfg.gan.variants:
-            raise ConfigError(
-                f"gan.variants: no variant {variant!r} (defined: {', '.join(cfg.gan.variants)})"
-            )
+    variant_config(cfg, variant)
     from ganops.detector_stages import generate_fakes
 
     generator = generator or Path("models/gan") / variant / "generator.pt"

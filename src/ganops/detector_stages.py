@@ -360,10 +360,7 @@ def register_best_detector(cfg: Params, metrics_path: Path, models_dir: Path, ou
         candidate_metrics[LOO_MEAN_AUC] = float(metrics[best][LOO_MEAN_AUC])
     if "jpeg_q75" in metrics[best].get("robustness_auc", {}):
         candidate_metrics["auc_jpeg_q75"] = float(metrics[best]["robustness_auc"]["jpeg_q75"])
-    root = Path.cwd()
-    tags = {"detector": best, "git_commit": tracking.git_commit(root)}
-    if (lock_md5 := tracking.dvc_lock_hash(root)) is not None:
-        tags["dvc_data_md5"] = lock_md5
+    tags = {"detector": best, **tracking.provenance_tags(Path.cwd())}
     params_used = {
         "model_name": cfg.detector.model_name,
         "primary_metric": PRIMARY_METRIC,

@@ -36,10 +36,7 @@ def register_best_generator(
     weights = models_dir / best / "generator.pt"
     if not weights.is_file():
         raise FileNotFoundError(f"{weights}: generator weights missing; run `dvc repro train_gan` first")
-    root = Path.cwd()
-    tags = {"variant": best, "git_commit": tracking.git_commit(root)}
-    if (lock_md5 := tracking.dvc_lock_hash(root)) is not None:
-        tags["dvc_data_md5"] = lock_md5
+    tags = {"variant": best, **tracking.provenance_tags(Path.cwd())}
 
     params_used = {
         "register": cfg.registry.model_dump(),

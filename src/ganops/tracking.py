@@ -58,15 +58,20 @@ def dvc_lock_hash(root: Path, stage: str = "prepare", out: str = "data/prepared"
     return None
 
 
+def provenance_tags(root: Path) -> dict[str, str]:
+    """Where a run's inputs came from: the git commit and, once dvc.lock exists, the prepared-data md5."""
+    tags = {"git_commit": git_commit(root)}
+    if (lock_md5 := dvc_lock_hash(root)) is not None:
+        tags["dvc_data_md5"] = lock_md5
+    return tags
+
+
 @contextlib.contextmanager
 def stage_run(stage: str, experiment: str, params: dict[str, Any], tags: dict[str, str]) -> Iterator[Any]:
     """An MLflow run for one stage: logs the params it used and provenance tags; FAILED on error."""
     root = paths.repo_root()
     setup(experiment, root)
-    all_tags = {"ganops.stage": stage, "git_commit": git_commit(root), **tags}
-    lock_hash = dvc_lock_hash(root)
-    if lock_hash:
-        all_tags["dvc_data_md5"] = lock_hash
+    all_tags = {"ganops.stage": stage, **provenance_tags(root), **tags}
     with mlflow.start_run(run_name=tags.get("variant", stage), tags=all_tags) as run:
         mlflow.log_params({k: str(v)[:500] for k, v in flatten("", params).items()})
         yield run
