@@ -1,9 +1,16 @@
 """GPU check: a few hundred ganops training steps per variant on CUDA; prints img/s and peak memory.
 
-Needs only torch, numpy and pyyaml (no pydantic / mlflow / dvc / prefect), so it runs on a bare GPU
-machine from a checkout:
+Needs only torch, numpy and pyyaml (pillow and tqdm for the loop check), no pydantic / mlflow / dvc /
+prefect, so it runs on a bare GPU machine from a checkout:
 
     PYTHONPATH=src python benchmarks/gpu_check.py [--params params.yaml] [--steps 300] [--variants a,b]
+
+Then, unless turned off, two checks of the code around the step on the same device:
+- loop (`--loop-steps N`): the real `train_gan` loop of each chosen variant, killed (test hook)
+  half-way and resumed, and in deterministic mode compared weight for weight with an uninterrupted run;
+- ddp (`--ddp`): `build_trainer(distributed=True)` under a one-process group (nccl on CUDA, gloo on
+  the CPU), a few steps and an all-reduce: the DDP code path on this device (a multi-GPU run needs
+  `torchrun --nproc_per_node N -m ganops.cli train-gan VARIANT` on a machine with N GPUs).
 
 Variants and `gan` options (bf16, channels_last, compile) come from params.yaml; the images are the
 prepared `gan_train` split when present, else random images of `data.image_size` (throughput does not
@@ -14,7 +21,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,7 +32,7 @@ import numpy as np
 import torch
 import yaml
 
-from ganops.train_gan import LOSS_D, LOSS_G, DataOrder, build_trainer, train_step
+from ganops.train_gan import LOSS_D, LOSS_G, DataOrder, build_trainer, train_gan, train_step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,9 +63,12 @@ class Variant:
 
 @dataclasses.dataclass(frozen=True)
 class GanOptions:
+    device: str = "auto"
+    deterministic: bool = False
     bf16: bool = True
     channels_last: bool = False
     compile: bool = False
+    compile_mode: str = "default"
 
 
 def load_variants(params: Path) -> tuple[dict[str, Variant], GanOptions, dict]:
@@ -68,7 +81,8 @@ def load_variants(params: Path) -> tuple[dict[str, Variant], GanOptions, dict]:
         if unknown:
             sys.exit(f"gpu_check: {params}: gan.variants.{name}: unknown keys {sorted(unknown)}")
         variants[name] = Variant(**fields)
-    options = GanOptions(**{k: gan[k] for k in ("bf16", "channels_last", "compile") if k in gan})
+    speed_keys = ("bf16", "channels_last", "compile", "compile_mode")
+    options = GanOptions(**{k: gan[k] for k in speed_keys if k in gan})
     return variants, options, raw.get("data", {})
 
 
@@ -92,7 +106,7 @@ def run_variant(name: str, cfg: Variant, gan: GanOptions, images, labels, steps:
     if gan.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     y = torch.from_numpy(labels.astype(np.int64)).to(device) if num_classes else None
-    order = DataOrder(len(x), cfg.batch_size, 0)
+    order = DataOrder(len(x), cfg.batch_size, 0, device=device)
 
     def next_batch():
         idx = order.next_indices().to(device, non_blocking=True)
@@ -119,6 +133,94 @@ def run_variant(name: str, cfg: Variant, gan: GanOptions, images, labels, steps:
     )
 
 
+def check_loop(name: str, cfg: Variant, gan: GanOptions, images, labels, steps: int, device: str) -> bool:
+    """train_gan end to end on `device`: stop half-way, resume, and (deterministic mode) compare the
+    resumed run's final weights with an uninterrupted run's. Prints one line per finding."""
+    from ganops.checkpoint import load_checkpoint
+    from ganops.train_gan import CHECKPOINT, TrainingInterrupted
+
+    half = max(1, steps // 2)
+    cfg = dataclasses.replace(cfg, num_steps=steps, checkpoint_every=half, log_every=max(1, half // 2))
+    gan = dataclasses.replace(gan, device=device)
+    labels = labels if cfg.conditional else np.full(len(images), -1)
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        for deterministic in (False, True):
+            run_gan = dataclasses.replace(gan, deterministic=deterministic)
+            tag = f"loop {name} deterministic={deterministic}"
+            root = Path(tmp) / f"det{int(deterministic)}"
+            try:
+                try:
+                    out, ck = root / "out", root / "ck"
+                    train_gan(name, cfg, run_gan, images, labels, out, ck, 0, stop_after=half)
+                    raise AssertionError("the stop_after hook did not stop the run")
+                except TrainingInterrupted:
+                    pass
+                result = train_gan(name, cfg, run_gan, images, labels, root / "out", root / "ck", 0)
+                assert result.resumed_from == half, f"resumed from {result.resumed_from}, not {half}"
+                assert (root / "out" / "generator.pt").is_file(), "no generator.pt exported"
+                line = (f"{tag}: killed at {half}, resumed, {result.steps} steps, "
+                        f"{result.images_per_second:.0f} img/s, device {result.device}")  # fmt: skip
+                if deterministic:
+                    train_gan(name, cfg, run_gan, images, labels, root / "out2", root / "ck2", 0)
+                    a = load_checkpoint(root / "ck" / CHECKPOINT)["G"]
+                    b = load_checkpoint(root / "ck2" / CHECKPOINT)["G"]
+                    same = all(torch.equal(a[k], b[k]) for k in a)
+                    ok &= same
+                    line += f"; resumed == uninterrupted: {'identical weights' if same else 'DIFFERENT'}"
+                print(line, flush=True)
+            except Exception as exc:  # report and go on: the other checks still tell something
+                ok = False
+                print(f"{tag}: FAILED {exc.__class__.__name__}: {exc}", flush=True)
+    return ok
+
+
+def check_ddp(name: str, cfg: Variant, gan: GanOptions, images, labels, steps: int, device: str) -> bool:
+    """A one-process group around build_trainer(distributed=True): DDP wrappers, gradient all-reduce
+    through the device's backend, all_reduce_mean of the logged values."""
+    import torch.distributed as dist
+
+    from ganops.distributed import all_reduce_mean, shutdown
+
+    backend = "nccl" if device == "cuda" else "gloo"
+    with socket.socket() as s:  # a free port for the rendezvous
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    where = "cuda:0" if device == "cuda" else "cpu"
+    try:
+        if device == "cuda":
+            torch.cuda.set_device(0)
+        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+        dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
+        torch.manual_seed(0)
+        num_classes = int(labels.max()) + 1 if cfg.conditional else 0
+        tr = build_trainer(cfg, gan, tuple(images.shape[1:]), num_classes, where, name, distributed=True)
+        x = torch.from_numpy(images).to(where) * 2 - 1
+        y = torch.from_numpy(labels.astype(np.int64)).to(where) if num_classes else None
+        order = DataOrder(len(x), cfg.batch_size, 0, device=where)
+
+        def next_batch():
+            idx = order.next_indices().to(where)
+            return x[idx], (y[idx] if y is not None else None)
+
+        start = time.perf_counter()
+        for step in range(steps):
+            values = train_step(tr, next_batch, step)
+        logged = all_reduce_mean(torch.stack([values[LOSS_D].float(), values[LOSS_G].float()])).tolist()
+        seconds = time.perf_counter() - start
+        finite = bool(np.isfinite(logged).all())
+        rate = steps * cfg.batch_size * cfg.n_critic / seconds
+        losses = f"{'ok' if finite else 'NON-FINITE'} (d={logged[0]:.3f} g={logged[1]:.3f})"
+        print(f"ddp {name}: backend {backend}, 1 process on {where}, {steps} steps, {rate:.0f} img/s, "
+              f"losses {losses}", flush=True)  # fmt: skip
+        return finite
+    except Exception as exc:
+        print(f"ddp {name}: FAILED {exc.__class__.__name__}: {exc}", flush=True)
+        return False
+    finally:
+        shutdown()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
@@ -128,6 +230,10 @@ def main() -> None:
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--compile-mode", default=None, help="torch.compile mode (default: params')")
+    parser.add_argument("--loop-steps", type=int, default=200, help="train_gan resume check (0: skip)")
+    parser.add_argument("--ddp", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit(
@@ -135,7 +241,9 @@ def main() -> None:
             f"{torch.version.cuda or 'none'}); run it on a GPU machine, or pass --device cpu for a dry run"
         )
     variants, gan, data = load_variants(args.params)
-    overrides = {k: v for k, v in (("bf16", args.bf16), ("compile", args.compile)) if v is not None}
+    options = (("bf16", args.bf16), ("compile", args.compile), ("channels_last", args.channels_last),
+               ("compile_mode", args.compile_mode))  # fmt: skip
+    overrides = {k: v for k, v in options if v is not None}
     gan = dataclasses.replace(gan, **overrides)
     chosen = [v for v in args.variants.split(",") if v] or list(variants)
     missing = [v for v in chosen if v not in variants]
@@ -149,6 +257,13 @@ def main() -> None:
         if args.device == "cuda":
             torch.cuda.empty_cache()
         run_variant(name, variants[name], gan, images, labels, args.steps, args.device)
+    ok = True
+    for name in chosen if args.loop_steps > 0 else []:
+        ok &= check_loop(name, variants[name], gan, images, labels, args.loop_steps, args.device)
+    for name in chosen if args.ddp else []:
+        ok &= check_ddp(name, variants[name], gan, images, labels, min(args.steps, 50), args.device)
+    if not ok:
+        sys.exit("gpu_check: a check FAILED (see above)")
 
 
 if __name__ == "__main__":

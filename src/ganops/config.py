@@ -97,6 +97,9 @@ class VariantConfig(_Strict):
     log_every: Annotated[int, Field(ge=1)] = 25
 
 
+CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
+
+
 class GanConfig(_Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # torch intra-op threads on CPU (0 = torch's default). Small GANs are latency-bound: on 2 cores,
@@ -106,6 +109,8 @@ class GanConfig(_Strict):
     bf16: bool = True  # autocast on CUDA only
     channels_last: bool = False
     compile: bool = False
+    # torch.compile's mode; reduce-overhead replays CUDA graphs (fewer kernel launches, more memory)
+    compile_mode: CompileMode = "default"
     variants: dict[str, VariantConfig] = Field(default_factory=lambda: {"dcgan": VariantConfig()})
 
     @field_validator("variants")

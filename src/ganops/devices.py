@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -24,3 +27,16 @@ def set_cpu_threads(num_threads: int) -> None:
     """Pin torch's intra-op CPU threads (`gan.cpu_threads`); 0 keeps torch's default."""
     if num_threads > 0:
         torch.set_num_threads(num_threads)
+
+
+@contextlib.contextmanager
+def cudnn_autotune(enabled: bool) -> Iterator[None]:
+    """cuDNN benchmark mode (time the convolution algorithms once per input shape, keep the fastest)
+    for the duration; the previous setting comes back after. Off in deterministic mode: the timed choice
+    may differ from run to run."""
+    previous = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = previous

@@ -67,11 +67,17 @@ def init_from_env(device: str = "auto") -> DistInfo:
 
 
 def wrap_ddp(module: nn.Module, device: str) -> nn.Module:
-    """DistributedDataParallel around `module` (already on `device`); rank 0's weights are broadcast."""
+    """DistributedDataParallel around `module` (already on `device`); rank 0's weights are broadcast once.
+
+    broadcast_buffers=False: D runs twice (real, fake) before one backward, and with buffer broadcasting
+    each forward overwrites the batch-norm running statistics in place, which cuDNN's batch-norm backward
+    still needs ("modified by an inplace operation" on CUDA; CPU kernels do not save them, so gloo runs
+    never showed it). Training uses batch statistics; the running statistics only matter in eval mode,
+    and only rank 0's are checkpointed and exported (the choice of StyleGAN2-ADA as well)."""
     from torch.nn.parallel import DistributedDataParallel
 
     device_ids = [torch.device(device).index] if device.startswith("cuda") else None
-    return DistributedDataParallel(module, device_ids=device_ids)
+    return DistributedDataParallel(module, device_ids=device_ids, broadcast_buffers=False)
 
 
 def all_reduce_mean(values: torch.Tensor) -> torch.Tensor:

@@ -31,5 +31,8 @@ def update_ema(G_ema: nn.Module, G: nn.Module, decay: float, step: int) -> None:
     params = [p.detach() for p in G.parameters()]
     assert len(ema_params) == len(params)
     torch._foreach_lerp_(ema_params, params, 1.0 - d)
-    for b_ema, b in zip(G_ema.buffers(), G.buffers(), strict=True):
-        b_ema.copy_(b)
+    # one multi-tensor kernel per list, not one per tensor: on CUDA a small G's step is launch-bound
+    ema_buffers, buffers = list(G_ema.buffers()), list(G.buffers())
+    assert len(ema_buffers) == len(buffers)
+    if buffers:
+        torch._foreach_copy_(ema_buffers, buffers)

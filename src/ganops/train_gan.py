@@ -47,7 +47,7 @@ from ganops.architectures import build_models, validate_arch
 from ganops.atomic import atomic_path
 from ganops.augment import diff_augment
 from ganops.checkpoint import config_mismatch, load_checkpoint, save_checkpoint, set_rng_state
-from ganops.devices import pick_device
+from ganops.devices import cudnn_autotune, pick_device
 from ganops.distributed import SINGLE, DistInfo, all_reduce_mean, all_reduce_min, barrier, wrap_ddp
 from ganops.ema import make_ema, update_ema
 from ganops.generator_io import config_dict, export_generator, sample_images, save_image_grid
@@ -103,9 +103,15 @@ class DataOrder:
     perm[:N // world_size * world_size][rank::world_size], so all ranks turn epochs together."""
 
     def __init__(
-        self, num_images: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1
+        self,
+        num_images: int,
+        batch_size: int,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        device: str = "cpu",
     ) -> None:
-        self.num_images, self.batch_size = num_images, batch_size
+        self.num_images, self.batch_size, self.device = num_images, batch_size, device
         self.rank, self.world_size = rank, world_size
         self.generator = torch.Generator().manual_seed(seed)
         self.epoch, self.pos = 0, 0
@@ -115,9 +121,10 @@ class DataOrder:
         self.perm = perm  # (N,) the whole epoch's order, identical on every rank (checkpointed)
         if self.world_size > 1:
             perm = perm[: len(perm) // self.world_size * self.world_size][self.rank :: self.world_size]
-        self.shard = perm  # (N // world_size,) this rank's part
+        # (N // world_size,) this rank's part, on the training device: one copy per epoch, not per step
+        self.shard = perm.to(self.device)
 
-    def next_indices(self) -> torch.Tensor:  # (B,) int64; drops the incomplete tail of an epoch
+    def next_indices(self) -> torch.Tensor:  # (B,) int64 on `device`; drops the incomplete tail of an epoch
         if self.pos + self.batch_size > len(self.shard):
             self._set_perm(torch.randperm(self.num_images, generator=self.generator))
             self.epoch, self.pos = self.epoch + 1, 0
@@ -153,6 +160,8 @@ class Trainer:
     device: str
     bf16: bool = False
     channels_last: bool = False
+    cudnn_benchmark: bool = False  # CUDA and not deterministic: cuDNN times its algorithms once per shape
+    cuda_graphs: bool = False  # compiled with mode reduce-overhead: each step starts a new graph generation
     G_fwd: Callable[..., torch.Tensor] = field(default=None)  # compiled G when gan.compile, else G
     D_fwd: Callable[..., torch.Tensor] = field(default=None)
     # D as G's loss sees it: D_fwd, except under DDP, where it is the plain D: D's weights take no
@@ -160,9 +169,13 @@ class Trainer:
     D_for_g: Callable[..., torch.Tensor] = field(default=None)
 
     def __post_init__(self) -> None:
-        self.G_fwd = self.G_fwd or self.G
-        self.D_fwd = self.D_fwd or self.D
-        self.D_for_g = self.D_for_g or self.D_fwd
+        # `is None`, not `or`: a compiled module's truth value calls len(), which it does not support
+        if self.G_fwd is None:
+            self.G_fwd = self.G
+        if self.D_fwd is None:
+            self.D_fwd = self.D
+        if self.D_for_g is None:
+            self.D_for_g = self.D_fwd
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.bf16 and self.device.startswith("cuda"):
@@ -195,13 +208,17 @@ def build_trainer(
     G_wrapped, D_wrapped = (wrap_ddp(G, device), wrap_ddp(D, device)) if distributed else (G, D)
     G_ema = make_ema(G) if cfg.ema_decay > 0 else None  # after DDP's broadcast of rank 0's weights
     betas = (cfg.beta1, cfg.beta2)
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=betas)
-    compile_ = torch.compile if gan.compile else (lambda module: module)
+    # fused: one kernel for the whole update on CUDA instead of a dozen multi-tensor ones (same maths)
+    cuda = device.startswith("cuda")
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=betas, fused=cuda or None)
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=betas, fused=cuda or None)
+    mode = getattr(gan, "compile_mode", "default")
+    compile_ = (lambda module: torch.compile(module, mode=mode)) if gan.compile else (lambda module: module)
     G_fwd, D_fwd = compile_(G_wrapped), compile_(D_wrapped)
     D_for_g = compile_(D) if distributed else D_fwd
     return Trainer(
         cfg, G, D, G_ema, opt_g, opt_d, LOSSES[cfg.loss], device, gan.bf16, gan.channels_last,
+        cuda and not getattr(gan, "deterministic", False), gan.compile and mode == "reduce-overhead",
         G_fwd, D_fwd, D_for_g,
     )  # fmt: skip
 
@@ -268,10 +285,13 @@ def train_step(
     """n_critic D updates then one G update and the EMA update; `step` = G updates done before this one.
     Returns the step's values as 0-dim tensors (no device sync here)."""
     n_critic = tr.cfg.n_critic
-    for _ in range(n_critic):
-        real, y = next_batch()
-        values, fake = d_step(tr, real, y, keep_fake=n_critic == 1)
-    values[LOSS_G] = g_step(tr, fake if fake.requires_grad else None, y, real.shape[0])
+    if tr.cuda_graphs:  # the previous step's graph outputs are dead: their memory may be reused
+        torch.compiler.cudagraph_mark_step_begin()
+    with cudnn_autotune(tr.cudnn_benchmark):
+        for _ in range(n_critic):
+            real, y = next_batch()
+            values, fake = d_step(tr, real, y, keep_fake=n_critic == 1)
+        values[LOSS_G] = g_step(tr, fake if fake.requires_grad else None, y, real.shape[0])
     if tr.G_ema is not None:
         update_ema(tr.G_ema, tr.G, tr.cfg.ema_decay, step)
     return values
@@ -417,7 +437,7 @@ def train_gan(
         tr = build_trainer(cfg, gan, image_shape, num_classes, device, variant, distributed=dist.enabled)
         if dist.enabled:
             _seed_everything(seed + dist.rank)  # same initial weights, different noise per rank
-        order = DataOrder(len(images), cfg.batch_size, seed, dist.rank, dist.world_size)
+        order = DataOrder(len(images), cfg.batch_size, seed, dist.rank, dist.world_size, device)
         x_all = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).to(device) * 2 - 1  # [-1, 1]
         if gan.channels_last:
             x_all = x_all.contiguous(memory_format=torch.channels_last)

@@ -206,6 +206,8 @@ def test_gpu_check_mirrors_variant_config(monkeypatch):
     spec.loader.exec_module(module)
     mirror = {f.name: f.default for f in dataclasses.fields(module.Variant)}
     assert mirror == VariantConfig().model_dump()
+    options = {f.name: f.default for f in dataclasses.fields(module.GanOptions)}
+    assert options == {k: v for k, v in GanConfig().model_dump().items() if k in options}
     if not torch.cuda.is_available():
         monkeypatch.setattr(sys, "argv", ["gpu_check"])
         with pytest.raises(SystemExit, match="no CUDA device visible"):
@@ -224,13 +226,40 @@ def test_gpu_check_runs_without_pydantic(tmp_path):
     code = (
         f"import sys; sys.modules.update(dict.fromkeys({blocked!r})); import runpy; "
         f"sys.argv = ['gpu_check', '--device', 'cpu', '--steps', '3', '--params', {str(params)!r}, "
-        f"'--data', {str(tmp_path)!r}]; runpy.run_path({str(GPU_CHECK)!r}, run_name='__main__')"
+        f"'--data', {str(tmp_path)!r}, '--loop-steps', '0', '--no-ddp']; "
+        f"runpy.run_path({str(GPU_CHECK)!r}, run_name='__main__')"
     )
+    result = _run_gpu_check_code(code)
+    assert "tiny" in result.stdout and "img/s" in result.stdout and "losses ok" in result.stdout
+
+
+def _run_gpu_check_code(code: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(Path(tg.__file__).parents[1]), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-c", code]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert "tiny" in result.stdout and "img/s" in result.stdout and "losses ok" in result.stdout
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def test_gpu_check_loop_and_ddp_checks(tmp_path):
+    """The checks gpu_check runs around the step (here on the CPU): train_gan killed half-way and
+    resumed, deterministic resume == uninterrupted, and build_trainer(distributed=True) under a
+    one-process gloo group."""
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        "data: {image_size: 28}\n"
+        "gan:\n  variants:\n"
+        "    tiny: {arch: dcgan, loss: non_saturating, width: 8, batch_size: 8}\n"
+    )
+    code = (
+        f"import sys, runpy; sys.argv = ['gpu_check', '--device', 'cpu', '--steps', '2', "
+        f"'--loop-steps', '4', '--params', {str(params)!r}, '--data', {str(tmp_path)!r}]; "
+        f"runpy.run_path({str(GPU_CHECK)!r}, run_name='__main__')"
+    )
+    out = _run_gpu_check_code(code).stdout
+    assert "loop tiny deterministic=False: killed at 2, resumed, 4 steps" in out
+    assert "resumed == uninterrupted: identical weights" in out
+    assert "ddp tiny: backend gloo, 1 process on cpu" in out and "losses ok" in out
 
 
 @pytest.mark.parametrize(
@@ -265,3 +294,25 @@ def test_ema_update_averages_parameters_and_copies_buffers():
     assert torch.equal(G_ema[1].running_mean, G[1].running_mean)
     assert ema_decay_at(0.999, 0) == pytest.approx(0.1)  # warm-up: early steps follow G closely
     assert ema_decay_at(0.999, 10**6) == 0.999
+
+
+def test_compiled_trainer_trains(tmp_path):
+    """gan.compile wraps G and D in torch.compile; the Trainer must not take a compiled module's truth
+    value (it calls len(), which OptimizedModule refuses), and a compiled step gives finite losses."""
+    gan = GanConfig(device="cpu", compile=True, channels_last=True)
+    variant = cfg(arch="mlp", loss="minimax", width=8, batch_size=8)
+    trainer = tg.build_trainer(variant, gan, (1, 28, 28), 0, "cpu")
+    assert trainer.G_fwd is not trainer.G and trainer.D_fwd is not trainer.D
+    images = torch.rand(16, 1, 28, 28) * 2 - 1
+    order = tg.DataOrder(len(images), 8, 0)
+    values = tg.train_step(trainer, lambda: (images[order.next_indices()], None), 0)
+    assert torch.isfinite(values[tg.LOSS_D]) and torch.isfinite(values[tg.LOSS_G])
+
+
+def test_cudnn_autotune_restores_the_previous_setting():
+    from ganops.devices import cudnn_autotune
+
+    before = torch.backends.cudnn.benchmark
+    with cudnn_autotune(not before):
+        assert torch.backends.cudnn.benchmark is (not before)
+    assert torch.backends.cudnn.benchmark is before
