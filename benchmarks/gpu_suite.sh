@@ -21,6 +21,11 @@ part() {  # part NAME SECONDS CMD...
 }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 $PY -c 'import torch, sys; print("python", sys.version.split()[0], "torch", torch.__version__, "cuda", torch.version.cuda)'
+# what one kernel launch costs here (small GANs are launch-bound): 2,000 tiny in-place adds
+$PY -c 'import time, torch
+x = torch.zeros(1, device="cuda"); x.add_(1); torch.cuda.synchronize(); t = time.perf_counter()
+for _ in range(2000): x.add_(1)
+torch.cuda.synchronize(); print(f"kernel launch + run: {(time.perf_counter() - t) / 2000 * 1e6:.1f} us each")'
 # make gpu-check: every params.yaml variant, the gan options of params.yaml, loop/resume and DDP checks
 part gpu_check 75 $PY benchmarks/gpu_check.py --steps 200 --loop-steps 100
 # ganops vs plain fp32 at a GPU-sized workload (64x64 RGB, width 64, batch 256), in each speed mode
