@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint ui serve gpu-check bench
+.PHONY: setup run test lint ui serve gpu-check gpu-suite bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -48,6 +48,9 @@ serve: $(STAMP)
 
 gpu-check:
 	PYTHONPATH=src python3 benchmarks/gpu_check.py
+
+gpu-suite:  # the README's GPU figures: gpu-check + CUDA throughput in every speed mode (about 5 min)
+	OUT=gpu_suite_out bash benchmarks/gpu_suite.sh
 
 bench: $(STAMP)
 	PYTHONPATH=src $(BIN)/python benchmarks/train_throughput.py

@@ -65,10 +65,10 @@ class Variant:
 class GanOptions:
     device: str = "auto"
     deterministic: bool = False
-    bf16: bool = True
+    bf16: bool = False
     channels_last: bool = False
     compile: bool = False
-    compile_mode: str = "default"
+    compile_mode: str = "reduce-overhead"
 
 
 def load_variants(params: Path) -> tuple[dict[str, Variant], GanOptions, dict]:

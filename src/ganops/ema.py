@@ -27,8 +27,7 @@ def ema_decay_at(decay: float, step: int) -> float:
 def update_ema(G_ema: nn.Module, G: nn.Module, decay: float, step: int) -> None:
     """G_ema ← d·G_ema + (1 − d)·G for parameters; buffers copied. `step` = G updates done so far."""
     d = ema_decay_at(decay, step)
-    ema_params = list(G_ema.parameters())
-    params = [p.detach() for p in G.parameters()]
+    ema_params, params = list(G_ema.parameters()), list(G.parameters())  # no_grad: no detach needed
     assert len(ema_params) == len(params)
     torch._foreach_lerp_(ema_params, params, 1.0 - d)
     # one multi-tensor kernel per list, not one per tensor: on CUDA a small G's step is launch-bound
