@@ -7,13 +7,13 @@ import pytest
 import torch
 from torch import nn
 
-from ganops.config import GanConfig, VariantConfig
 from ganops.evaluator import TASK_ROTATION, build_evaluator
 from ganops.metrics import compute_features
 from ganops.quality import lower_is_better, make_quality_probe, probe_key
 from ganops.train_gan import TrainingInterrupted, train_gan
 
-GAN = GanConfig(device="cpu", deterministic=True)
+from tiny_training import GAN, cfg, data
+
 META = {"variant_config": {"z_dim": 4, "conditional": False}, "num_classes": 0}
 
 
@@ -106,17 +106,6 @@ def test_probe_uses_a_fixed_subset_and_rejects_bad_input():
 
 
 # --- the probe inside the training loop ---
-
-
-def data(n=48, size=28, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.random((n, 1, size, size), dtype=np.float32), rng.integers(0, 3, n)
-
-
-def cfg(**overrides):
-    base = dict(arch="dcgan", loss="non_saturating", z_dim=8, width=8, batch_size=8, num_steps=6,
-                checkpoint_every=2, log_every=1, ema_decay=0.9)  # fmt: skip
-    return VariantConfig(**{**base, **overrides})
 
 
 class Scripted:

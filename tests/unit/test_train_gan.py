@@ -18,18 +18,7 @@ from ganops.config import GanConfig, VariantConfig
 from ganops.generator_io import load_generator, sample_images
 from ganops.train_gan import DivergenceError, TrainingInterrupted, train_gan
 
-GAN = GanConfig(device="cpu", deterministic=True)
-
-
-def data(n=48, size=28, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.random((n, 1, size, size), dtype=np.float32), rng.integers(0, 3, n)
-
-
-def cfg(**overrides):
-    base = dict(arch="dcgan", loss="non_saturating", z_dim=8, width=8, batch_size=8, num_steps=6,
-                checkpoint_every=2, log_every=1, ema_decay=0.9)  # fmt: skip
-    return VariantConfig(**{**base, **overrides})
+from tiny_training import GAN, cfg, data
 
 
 def weights(path: Path) -> dict[str, torch.Tensor]:
