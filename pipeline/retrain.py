@@ -8,7 +8,7 @@ DVC is the only definition of the DAG: the stage names come from `dvc stage list
 stage whose inputs did not change is skipped by DVC itself. Promotion is the `register` stage's
 champion/challenger rule (`ganops.registry`); this flow only reads its decision and the MLflow
 registry, checks that no worse model became champion, and writes the report artifact. One run at a
-time per workspace (`pipeline.lock`).
+time per workspace (`ganops.workspace_lock`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 
+from ganops.workspace_lock import workspace_lock
 from pipeline import report as report_lib
 from pipeline.ingest import has_files, ingest_incoming
-from pipeline.lock import workspace_lock
 
 BIN = Path(sys.executable).parent
 # Failures worth retrying: another DVC process holds DVC's own lock, the process was killed (OOM

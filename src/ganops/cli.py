@@ -275,7 +275,11 @@ def rollback(which: str = typer.Argument(..., help="generator | detector"), para
         if which not in names:
             raise ValueError(f"rollback: expected 'generator' or 'detector', got {which!r}")
         tracking.setup(cfg.registry.experiment)
-        result = registry.rollback(names[which])
+        from ganops.paths import repo_root
+        from ganops.workspace_lock import workspace_lock
+
+        with workspace_lock(repo_root(), owner=f"ganops rollback {which}"):  # not under a retrain run
+            result = registry.rollback(names[which])
     typer.echo(f"{result['model_name']}: champion is v{result['champion']} again")
 
 

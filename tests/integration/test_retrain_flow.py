@@ -22,8 +22,8 @@ from conftest import BIN, REPO, TINY, make_repo, merge, run
 
 sys.path.insert(0, str(REPO))  # the `pipeline` package lives at the repo root
 
+from ganops.workspace_lock import workspace_lock  # noqa: E402
 from pipeline.ingest import LEDGER, ingest_incoming  # noqa: E402
-from pipeline.lock import workspace_lock  # noqa: E402
 from pipeline.report import ARTIFACT_KEY  # noqa: E402
 from pipeline.retrain import StageFailed, reproduce_stage, retrain  # noqa: E402
 
@@ -308,6 +308,11 @@ def test_a_run_while_another_holds_the_lock_fails_clearly(workspace):
     start = time.monotonic()
     with workspace_lock(repo, owner="a long retrain"):
         state = retrain(repo=str(repo), lock_wait_s=1.0, return_state=True)
+        # a manual rollback does not move aliases under a running retrain either
+        before = _aliases(repo)
+        refused = run([str(BIN / "ganops"), "rollback", "generator"], repo, check=False)
+        assert refused.returncode == 1 and "a long retrain since" in refused.stderr, refused.stderr
+        assert _aliases(repo) == before
     assert state.is_failed()
     with pytest.raises(RuntimeError, match="another retrain run holds the lock") as failure:
         state.result()

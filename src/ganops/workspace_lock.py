@@ -1,5 +1,8 @@
 """One retrain at a time per workspace: an exclusive `fcntl.flock` on a file inside `.dvc/tmp/`.
 
+Taken by the Prefect retrain flow (pipeline/retrain.py) for a whole run and by `ganops rollback`
+for its alias moves, so a manual rollback never interleaves with a flow's promotion step.
+
 The lock file also records who holds it (pid, host, flow run, since) so that a second run that
 cannot get the lock says exactly what it is waiting for. The kernel drops the lock when the holding
 process dies, so a crashed run never leaves a stale lock behind.
