@@ -90,6 +90,10 @@ class CnnDetector:
         torch.manual_seed(seed)
         self.net = build_cnn(images.shape[1], cfg.width).to(self.device)
         optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        steps_per_epoch = -(-len(images) // cfg.batch_size)
+        schedule = None
+        if getattr(cfg, "lr_schedule", "constant") == "cosine":  # to 0 over the whole run, per step
+            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.epochs * steps_per_epoch)
         pos_weight = torch.tensor(len(real) / len(fake), device=self.device)
         loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
         rng = np.random.default_rng([seed, 2])
@@ -108,6 +112,8 @@ class CnnDetector:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                if schedule is not None:
+                    schedule.step()
         self.net.eval()
         self.train_seconds = time.perf_counter() - start
         return self
