@@ -6,8 +6,9 @@ the raw score) and the threshold are chosen. The test set is never touched here.
 
 Threshold rules (`detector.threshold_rule`):
 - `fpr` (default): the threshold with the highest TPR whose FPR on validation reals is at most
-  `detector.target_fpr` (0.5%, half the 1% goal, as the estimate is noisy): a trust & safety default, since flagging a real user's photo is the
-  expensive mistake. With few validation reals the achievable FPR is coarse (steps of 1/num_real).
+  `detector.target_fpr` (0.5%: half the 1% goal, as the estimate is noisy): a trust & safety default,
+  since flagging a real user's photo is the expensive mistake. With few validation reals the
+  achievable FPR is coarse (steps of 1/num_real).
 - `balanced`: the threshold maximising balanced accuracy (Youden's J) on validation.
 """
 
