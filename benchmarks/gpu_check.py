@@ -77,6 +77,10 @@ def load_variants(params: Path) -> tuple[dict[str, Variant], GanOptions, dict]:
     known = {f.name for f in dataclasses.fields(Variant)}
     variants = {}
     for name, fields in (gan.get("variants") or {"dcgan": {}}).items():
+        fields = dict(fields)
+        if "lr" in fields:  # shorthand for both rates, as in ganops.config.VariantConfig
+            lr = fields.pop("lr")
+            fields = {"lr_g": lr, "lr_d": lr, **fields}
         unknown = set(fields) - known
         if unknown:
             sys.exit(f"gpu_check: {params}: gan.variants.{name}: unknown keys {sorted(unknown)}")

@@ -8,7 +8,7 @@ and never reads YAML or globals. Unknown keys, wrong types and out-of-range valu
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -95,6 +95,23 @@ class VariantConfig(_Strict):
     diffaugment: bool = False
     checkpoint_every: Annotated[int, Field(ge=1)] = 250  # steps between checkpoints + sample grids
     log_every: Annotated[int, Field(ge=1)] = 25
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lr_sets_both(cls, data: Any) -> Any:
+        """`lr` is shorthand for lr_g and lr_d (`dvc exp run -S gan.variants.dcgan.lr=1e-4`); an explicit
+        lr_g or lr_d still wins."""
+        return expand_lr(data)
+
+
+def expand_lr(fields: Any) -> Any:
+    """{"lr": x, ...} -> {"lr_g": x, "lr_d": x, ...} without overriding lr_g / lr_d given beside it."""
+    if isinstance(fields, dict) and "lr" in fields:
+        fields = dict(fields)
+        lr = fields.pop("lr")
+        fields.setdefault("lr_g", lr)
+        fields.setdefault("lr_d", lr)
+    return fields
 
 
 CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
-from ganops.config import ConfigError, load_params, parse_params
+from ganops.config import ConfigError, VariantConfig, load_params, parse_params
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,3 +70,14 @@ def test_cli_exits_2_with_one_line_before_any_work(tmp_path):
         "error: params.yaml: gan.variants.dcgan.lr_d: Input should be greater than 0 (got -0.0001)"
     ]
     assert not (tmp_path / "out").exists()
+
+
+def test_variant_lr_is_shorthand_for_both_rates():
+    """`dvc exp run -S gan.variants.dcgan.lr=1e-4` sets both optimisers' rates; explicit ones win."""
+    both = VariantConfig(lr=1e-4)
+    assert (both.lr_g, both.lr_d) == (1e-4, 1e-4)
+    assert "lr" not in both.model_dump()
+    one = VariantConfig(lr=1e-4, lr_g=3e-4)
+    assert (one.lr_g, one.lr_d) == (3e-4, 1e-4)
+    with pytest.raises(ValidationError, match="lr_g"):
+        VariantConfig(lr=-1.0)
