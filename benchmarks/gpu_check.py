@@ -79,8 +79,10 @@ def load_variants(params: Path) -> tuple[dict[str, Variant], GanOptions, dict]:
     for name, fields in (gan.get("variants") or {"dcgan": {}}).items():
         fields = dict(fields)
         if "lr" in fields:  # shorthand for both rates, as in ganops.config.VariantConfig
+            if {"lr_g", "lr_d"} & set(fields):
+                sys.exit(f"gpu_check: {params}: gan.variants.{name}: lr beside lr_g/lr_d; keep one")
             lr = fields.pop("lr")
-            fields = {"lr_g": lr, "lr_d": lr, **fields}
+            fields.update(lr_g=lr, lr_d=lr)
         unknown = set(fields) - known
         if unknown:
             sys.exit(f"gpu_check: {params}: gan.variants.{name}: unknown keys {sorted(unknown)}")

@@ -5,6 +5,7 @@
 # part's stdout goes to $OUT/<part>.txt and progress bars/warnings to $OUT/<part>.err.
 set -u
 OUT=${OUT:-gpu_suite_out}
+FAILED=""
 mkdir -p "$OUT"
 export PYTHONPATH=src PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
@@ -16,7 +17,7 @@ part() {  # part NAME SECONDS CMD...
     timeout "$seconds" "$@" >"$OUT/$name.txt" 2>"$OUT/$name.err"
     local rc=$?
     cat "$OUT/$name.txt"
-    [ $rc -eq 0 ] || { echo "--- $name exited $rc; last lines of stderr:"; tail -5 "$OUT/$name.err"; }
+    [ $rc -eq 0 ] || { FAILED="$FAILED $name"; echo "--- $name exited $rc; last lines of stderr:"; tail -5 "$OUT/$name.err"; }
     echo "=== $name: rc=$rc, $((SECONDS - started)) s"
 }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
@@ -38,3 +39,4 @@ part throughput_28 120 $PY benchmarks/train_throughput.py --device cuda --width 
 # the real train_gan loop (checkpoints, kill + resume) with CUDA graphs (compile mode reduce-overhead)
 part gpu_check_cudagraphs 90 $PY benchmarks/gpu_check.py --steps 200 --loop-steps 100 --no-ddp --compile \
     --compile-mode reduce-overhead --channels-last --variants dcgan,wgan_gp
+[ -z "$FAILED" ] || { echo "gpu_suite: FAILED:$FAILED"; exit 1; }

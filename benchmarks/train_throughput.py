@@ -4,8 +4,11 @@ Both loops train the same model (built by ganops.architectures), with the same b
 and loss, on the same in-memory data, in one process; timed runs alternate so machine load hits both
 alike, and the best of `--repeats` runs of each is kept. The ganops side is the real `train_gan` hot
 loop (`train_step` + data order + the non-finite guard, checked as often as train_gan checks it),
-without checkpoints or logging. The plain loop is always fp32; on CUDA the ganops side also runs with
-the `gan` speed options (bf16 autocast, channels_last, torch.compile), each a separate mode.
+without checkpoints or logging. The plain loop is always fp32 with torch's defaults; on CUDA the
+ganops side is what train_gan runs there (fused Adam, cuDNN autotuning) and also runs with the `gan`
+speed options (bf16 autocast, channels_last, torch.compile), each a separate mode, so a CUDA ratio
+measures those choices too. Peak memory is each mode's own: the peak during its warm-up minus what
+was allocated (by every loop's models) before it.
 
 Goals: ratio >= 0.95 on CPU (fp32 vs fp32: our code adds no overhead); on GPU the fast modes ahead
 of the plain fp32 loop.
@@ -158,9 +161,10 @@ def main() -> None:
     for name, step in loops.items():  # warm-up: cuDNN autotuning, torch.compile's first compilation
         if args.device == "cuda":
             torch.cuda.reset_peak_memory_stats()
+            before = torch.cuda.memory_allocated()
         measure(step, args.warmup, cfg.batch_size)
         if args.device == "cuda":
-            memory[name] = torch.cuda.max_memory_allocated() / 2**20
+            memory[name] = (torch.cuda.max_memory_allocated() - before) / 2**20
     rates: dict[str, list[float]] = {name: [] for name in loops}
     for _ in range(args.repeats):
         for name, step in loops.items():

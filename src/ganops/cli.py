@@ -278,7 +278,11 @@ def rollback(which: str = typer.Argument(..., help="generator | detector"), para
         from ganops.paths import repo_root
         from ganops.workspace_lock import workspace_lock
 
-        with workspace_lock(repo_root(), owner=f"ganops rollback {which}"):  # not under a retrain run
+        root = repo_root()
+        if (root / ".dvc").is_dir():  # a workspace: never move aliases under a running retrain
+            with workspace_lock(root, owner=f"ganops rollback {which}", hint=""):
+                result = registry.rollback(names[which])
+        else:  # no workspace here (e.g. a remote MLFLOW_TRACKING_URI): nothing local to guard
             result = registry.rollback(names[which])
     typer.echo(f"{result['model_name']}: champion is v{result['champion']} again")
 

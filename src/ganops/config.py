@@ -99,18 +99,19 @@ class VariantConfig(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _lr_sets_both(cls, data: Any) -> Any:
-        """`lr` is shorthand for lr_g and lr_d (`dvc exp run -S gan.variants.dcgan.lr=1e-4`); an explicit
-        lr_g or lr_d still wins."""
+        """`lr` is shorthand for lr_g and lr_d (`dvc exp run -S gan.variants.dcgan.lr=1e-4`)."""
         return expand_lr(data)
 
 
 def expand_lr(fields: Any) -> Any:
-    """{"lr": x, ...} -> {"lr_g": x, "lr_d": x, ...} without overriding lr_g / lr_d given beside it."""
+    """{"lr": x, ...} -> {"lr_g": x, "lr_d": x, ...}; `lr` beside lr_g / lr_d is ambiguous: an error."""
     if isinstance(fields, dict) and "lr" in fields:
+        both = sorted({"lr_g", "lr_d"} & set(fields))
+        if both:
+            raise ValueError(f"lr sets both lr_g and lr_d; remove {' and '.join(both)} or lr")
         fields = dict(fields)
         lr = fields.pop("lr")
-        fields.setdefault("lr_g", lr)
-        fields.setdefault("lr_d", lr)
+        fields.update(lr_g=lr, lr_d=lr)
     return fields
 
 

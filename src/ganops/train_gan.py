@@ -161,11 +161,11 @@ class Trainer:
     bf16: bool = False
     channels_last: bool = False
     cudnn_benchmark: bool = False  # CUDA and not deterministic: cuDNN times its algorithms once per shape
-    cuda_graphs: bool = False  # compiled with mode reduce-overhead: each step starts a new graph generation
+    cuda_graphs: bool = False  # compiled in a CUDA-graph mode: each step starts a new graph generation
     G_fwd: Callable[..., torch.Tensor] = field(default=None)  # compiled G when gan.compile, else G
     D_fwd: Callable[..., torch.Tensor] = field(default=None)
     # D as G's loss sees it: D_fwd, except under DDP, where it is the plain D: D's weights take no
-    # gradient in the G step, so there is nothing to all-reduce (and no buffers to broadcast again).
+    # gradient in the G step, so there is nothing to all-reduce.
     D_for_g: Callable[..., torch.Tensor] = field(default=None)
 
     def __post_init__(self) -> None:
@@ -188,6 +188,23 @@ class Trainer:
         return self.G_ema if self.G_ema is not None else self.G
 
 
+CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")  # torch.compile modes that replay CUDA graphs
+
+
+def _fused(device: str) -> bool | None:
+    """Adam's `fused` flag: one kernel for the whole update on CUDA instead of a dozen multi-tensor
+    ones (same maths); torch's default elsewhere."""
+    return True if device.startswith("cuda") else None
+
+
+def load_optimizer(optimizer: torch.optim.Optimizer, state: dict[str, Any], device: str) -> None:
+    """load_state_dict takes the saved param groups whole, `fused` included: a checkpoint written on
+    CUDA and resumed on the CPU (or back) keeps the flag that suits this device."""
+    optimizer.load_state_dict(state)
+    for group in optimizer.param_groups:
+        group["fused"] = _fused(device)
+
+
 def build_trainer(
     cfg: VariantConfig,
     gan: GanConfig,
@@ -208,17 +225,16 @@ def build_trainer(
     G_wrapped, D_wrapped = (wrap_ddp(G, device), wrap_ddp(D, device)) if distributed else (G, D)
     G_ema = make_ema(G) if cfg.ema_decay > 0 else None  # after DDP's broadcast of rank 0's weights
     betas = (cfg.beta1, cfg.beta2)
-    # fused: one kernel for the whole update on CUDA instead of a dozen multi-tensor ones (same maths)
     cuda = device.startswith("cuda")
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=betas, fused=cuda or None)
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=betas, fused=cuda or None)
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=betas, fused=_fused(device))
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=betas, fused=_fused(device))
     mode = getattr(gan, "compile_mode", "default")
     compile_ = (lambda module: torch.compile(module, mode=mode)) if gan.compile else (lambda module: module)
     G_fwd, D_fwd = compile_(G_wrapped), compile_(D_wrapped)
     D_for_g = compile_(D) if distributed else D_fwd
     return Trainer(
         cfg, G, D, G_ema, opt_g, opt_d, LOSSES[cfg.loss], device, gan.bf16, gan.channels_last,
-        cuda and not getattr(gan, "deterministic", False), gan.compile and mode == "reduce-overhead",
+        cuda and not getattr(gan, "deterministic", False), gan.compile and mode in CUDA_GRAPH_MODES,
         G_fwd, D_fwd, D_for_g,
     )  # fmt: skip
 
@@ -459,8 +475,8 @@ def train_gan(
             tr.D.load_state_dict(ckpt["D"])
             if tr.G_ema is not None:
                 tr.G_ema.load_state_dict(ckpt["G_ema"])
-            tr.opt_g.load_state_dict(ckpt["opt_g"])
-            tr.opt_d.load_state_dict(ckpt["opt_d"])
+            load_optimizer(tr.opt_g, ckpt["opt_g"], device)
+            load_optimizer(tr.opt_d, ckpt["opt_d"], device)
             order.load_state_dict(ckpt["data_order"])
             step = resumed_from = int(ckpt["step"])
             history = [list(row) for row in ckpt["history"]]

@@ -40,11 +40,17 @@ def _holder(handle) -> str:
 
 
 @contextlib.contextmanager
-def workspace_lock(root: Path, wait_s: float = 0.0, owner: str = "", poll_s: float = 0.5) -> Iterator[float]:
+def workspace_lock(
+    root: Path,
+    wait_s: float = 0.0,
+    owner: str = "",
+    poll_s: float = 0.5,
+    hint: str = ", or raise lock_wait_s",
+) -> Iterator[float]:
     """Hold the retrain lock of the workspace at `root`; yield the seconds spent waiting for it.
 
     Waits up to `wait_s` seconds for a run that holds it, then raises `WorkspaceLocked` naming the
-    holder and since when it holds the lock.
+    holder and since when it holds the lock (`hint` ends that message: what else the caller can do).
     """
     path = Path(root) / LOCK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,8 +64,8 @@ def workspace_lock(root: Path, wait_s: float = 0.0, owner: str = "", poll_s: flo
                 waited = time.monotonic() - start
                 if waited >= wait_s:
                     raise WorkspaceLocked(
-                        f"another retrain run holds the lock on {root} ({_holder(handle)}); waited "
-                        f"{waited:.0f}s (limit {wait_s:g}s). Try again when it ends, or raise lock_wait_s"
+                        f"another run holds the workspace lock on {root} ({_holder(handle)}); waited "
+                        f"{waited:.0f}s (limit {wait_s:g}s). Try again when it ends{hint}"
                     ) from None
                 time.sleep(min(poll_s, max(wait_s - waited, 0.01)))
         waited = time.monotonic() - start

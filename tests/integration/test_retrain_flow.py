@@ -314,7 +314,7 @@ def test_a_run_while_another_holds_the_lock_fails_clearly(workspace):
         assert refused.returncode == 1 and "a long retrain since" in refused.stderr, refused.stderr
         assert _aliases(repo) == before
     assert state.is_failed()
-    with pytest.raises(RuntimeError, match="another retrain run holds the lock") as failure:
+    with pytest.raises(RuntimeError, match="another run holds the workspace lock") as failure:
         state.result()
     assert "a long retrain since" in str(failure.value)
     assert time.monotonic() - start < 30

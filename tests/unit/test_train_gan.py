@@ -305,3 +305,12 @@ def test_cudnn_autotune_restores_the_previous_setting():
     with cudnn_autotune(not before):
         assert torch.backends.cudnn.benchmark is (not before)
     assert torch.backends.cudnn.benchmark is before
+
+
+def test_resumed_optimizer_takes_this_devices_fused_flag():
+    """A checkpoint written on CUDA (fused Adam) resumed on the CPU gets the CPU's choice back."""
+    weight = torch.nn.Parameter(torch.zeros(3))
+    saved = torch.optim.Adam([weight], fused=True).state_dict()  # param groups hold fused=True
+    optimizer = torch.optim.Adam([weight])
+    tg.load_optimizer(optimizer, saved, "cpu")
+    assert optimizer.param_groups[0]["fused"] is None
