@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import socket
 import sys
 import tempfile
@@ -115,7 +114,7 @@ def run_variant(name: str, cfg: Variant, gan: GanOptions, images, labels, steps:
     order = DataOrder(len(x), cfg.batch_size, 0, device=device)
 
     def next_batch():
-        idx = order.next_indices().to(device, non_blocking=True)
+        idx = order.next_indices()
         return x[idx], (y[idx] if y is not None else None)
 
     warmup = min(20, steps // 5) or 1
@@ -196,7 +195,6 @@ def check_ddp(name: str, cfg: Variant, gan: GanOptions, images, labels, steps: i
     try:
         if device == "cuda":
             torch.cuda.set_device(0)
-        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
         dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
         torch.manual_seed(0)
         num_classes = int(labels.max()) + 1 if cfg.conditional else 0
@@ -206,7 +204,7 @@ def check_ddp(name: str, cfg: Variant, gan: GanOptions, images, labels, steps: i
         order = DataOrder(len(x), cfg.batch_size, 0, device=where)
 
         def next_batch():
-            idx = order.next_indices().to(where)
+            idx = order.next_indices()
             return x[idx], (y[idx] if y is not None else None)
 
         start = time.perf_counter()

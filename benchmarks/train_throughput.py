@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from ganops.architectures import build_models
-from ganops.train_gan import LOSS_D, LOSS_G, DataOrder, build_trainer, train_step
+from ganops.train_gan import LOSS_G, DataOrder, NonFiniteGuard, build_trainer, train_step
 
 # mode name -> the `gan` speed options the ganops loop runs with (bf16 and channels_last: CUDA only)
 MODES = {
@@ -97,20 +97,18 @@ def ganops_loop(cfg: SimpleNamespace, x: torch.Tensor, mode: str) -> Callable[[]
         x = x.contiguous(memory_format=torch.channels_last)
     order = DataOrder(len(x), cfg.batch_size, 0, device=device)
     guard_every = 1 if device == "cpu" else GUARD_EVERY_CUDA
-    nonfinite_at = torch.full((), -1, dtype=torch.long, device=device)
+    guard = NonFiniteGuard(device)
     state = {"step": 0}
 
     def next_batch() -> tuple[torch.Tensor, None]:
-        return x[order.next_indices().to(device, non_blocking=True)], None
+        return x[order.next_indices()], None
 
     def step() -> torch.Tensor:
-        nonlocal nonfinite_at
         values = train_step(tr, next_batch, state["step"])
-        finite = torch.isfinite(values[LOSS_D]) & torch.isfinite(values[LOSS_G])
-        nonfinite_at = torch.where((nonfinite_at < 0) & ~finite, state["step"] + 1, nonfinite_at)
         state["step"] += 1
-        if state["step"] % guard_every == 0 and int(nonfinite_at) >= 0:
-            raise RuntimeError(f"non-finite loss at step {int(nonfinite_at)}")
+        guard.update(values, state["step"])
+        if state["step"] % guard_every == 0 and (bad := guard.first_bad()) is not None:
+            raise RuntimeError(f"non-finite loss at step {bad}")
         return values[LOSS_G]
 
     return step

@@ -80,9 +80,14 @@ def wrap_ddp(module: nn.Module, device: str) -> nn.Module:
     return DistributedDataParallel(module, device_ids=device_ids, broadcast_buffers=False)
 
 
+def _running() -> bool:
+    """A process group is up (torchrun with WORLD_SIZE > 1, or a test's own)."""
+    return dist.is_available() and dist.is_initialized()
+
+
 def all_reduce_mean(values: torch.Tensor) -> torch.Tensor:
     """Mean over ranks (a copy); the input itself when no process group is running."""
-    if not (dist.is_available() and dist.is_initialized()):
+    if not _running():
         return values
     out = values.clone()
     dist.all_reduce(out, op=dist.ReduceOp.SUM)
@@ -90,7 +95,7 @@ def all_reduce_mean(values: torch.Tensor) -> torch.Tensor:
 
 
 def all_reduce_min(values: torch.Tensor) -> torch.Tensor:
-    if not (dist.is_available() and dist.is_initialized()):
+    if not _running():
         return values
     out = values.clone()
     dist.all_reduce(out, op=dist.ReduceOp.MIN)
@@ -99,11 +104,11 @@ def all_reduce_min(values: torch.Tensor) -> torch.Tensor:
 
 def barrier() -> None:
     """Wait for every rank (no-op without a process group)."""
-    if dist.is_available() and dist.is_initialized():
+    if _running():
         dist.barrier()
 
 
 def shutdown() -> None:
     """Leave the process group (no-op without one); call once at the end of the entry point."""
-    if dist.is_available() and dist.is_initialized():
+    if _running():
         dist.destroy_process_group()

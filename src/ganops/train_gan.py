@@ -313,6 +313,25 @@ def train_step(
     return values
 
 
+class NonFiniteGuard:
+    """The first step (counted from 1) whose D or G loss was NaN/inf, kept on the training device:
+    `update` adds no device sync to a step; `first_bad` syncs, and agrees across DDP ranks."""
+
+    NEVER = torch.iinfo(torch.int64).max
+
+    def __init__(self, device: str) -> None:
+        self.first = torch.full((), self.NEVER, dtype=torch.long, device=device)
+
+    def update(self, values: dict[str, torch.Tensor], step: int) -> None:
+        finite = torch.isfinite(values[LOSS_D]) & torch.isfinite(values[LOSS_G])
+        self.first = torch.where(finite, self.first, self.first.clamp(max=step))
+
+    def first_bad(self) -> int | None:
+        self.first = all_reduce_min(self.first)  # the input itself without a process group
+        bad = int(self.first)
+        return None if bad == self.NEVER else bad
+
+
 # --- the loop ---
 
 
@@ -503,7 +522,7 @@ def train_gan(
                 export_generator(out_dir / GENERATOR, G, cfg, image_shape, num_classes, class_names)
 
         def next_batch() -> tuple[torch.Tensor, torch.Tensor | None]:
-            idx = order.next_indices().to(device, non_blocking=True)
+            idx = order.next_indices()  # already on `device`
             return x_all[idx], (y_all[idx] if y_all is not None else None)  # (B, C, H, W), (B,)
 
         def checkpoint() -> None:
@@ -559,7 +578,7 @@ def train_gan(
 
         # --- train ---
         guard_every = 1 if device == "cpu" else cfg.log_every  # a device sync per check on CUDA
-        nonfinite_at = torch.full((), -1, dtype=torch.long, device=device)
+        guard = NonFiniteGuard(device)
         images_per_step = cfg.batch_size * cfg.n_critic
         last: dict[str, float] = {}
         bar = tqdm(
@@ -570,19 +589,15 @@ def train_gan(
         with bar:
             while step < cfg.num_steps:
                 values = train_step(tr, next_batch, step)
-                finite = torch.isfinite(values[LOSS_D]) & torch.isfinite(values[LOSS_G])
-                nonfinite_at = torch.where((nonfinite_at < 0) & ~finite, step + 1, nonfinite_at)
                 step += 1
+                guard.update(values, step)
                 bar.update(1)
                 due_log = step % cfg.log_every == 0 or step == cfg.num_steps
                 due_checkpoint = step % cfg.checkpoint_every == 0 or step == cfg.num_steps
+                # every rank checks at the same steps, so all stop together, naming the first bad one
                 if step % guard_every == 0 or due_log or due_checkpoint:
-                    if dist.enabled:  # every rank stops at the same step, naming the first bad one
-                        none = torch.full_like(nonfinite_at, cfg.num_steps + 1)
-                        first = all_reduce_min(torch.where(nonfinite_at < 0, none, nonfinite_at))
-                        nonfinite_at = torch.where(first > cfg.num_steps, -1, first)
-                    bad = int(nonfinite_at)
-                    if bad >= 0:
+                    bad = guard.first_bad()
+                    if bad is not None:
                         raise DivergenceError(
                             f"{variant}: loss became NaN/inf at step {bad}; last good checkpoint kept in "
                             f"{checkpoint_path} (try a lower lr, another loss, or gp/r1 regularisation)"
