@@ -154,11 +154,12 @@ def _stage_section(stages: list[dict], failed_stage: str | None = None) -> list[
     return lines + [""]
 
 
-def success_markdown(label: str, ingested: dict, stages: list[dict], checked: list[dict], root: Path) -> str:
+def success_markdown(
+    label: str, ingested: dict, stages: list[dict], checked: list[dict], after: dict, root: Path
+) -> str:
     now = datetime.now(UTC).isoformat(timespec="seconds")
     lines = ["# ganops retrain: success", f"{label} · {now} · workspace `{root}`", ""]
     lines += _ingest_section(ingested) + _stage_section(stages)
-    after = snapshot(root)
     for item in checked:
         name, decision = item["model_name"], item["decision"]
         lines.append(f"## {name}")

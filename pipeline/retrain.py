@@ -185,19 +185,18 @@ def registry_snapshot(root: Path) -> dict:
 
 
 @task(name="promote", cache_policy=NO_CACHE)
-def promote(root: Path, before: dict, started: float) -> list[dict]:
-    """Read the register stages' decisions and check them against the registry.
+def promote(root: Path, before: dict, after: dict, started: float) -> list[dict]:
+    """Read the register stages' decisions and check them against the registry (`after`: its snapshot).
 
     A decision file written since `started` (epoch seconds) is this run's; the champion may only have
     moved where such a decision says so (the register stage applied the better-metric rule).
     """
-    after = report_lib.snapshot(root)
     decisions = report_lib.read_decisions(root)
     checked = []
     for name in sorted(set(after) | {d["model_name"] for d in decisions}):
         decision = next((d for d in decisions if d["model_name"] == name), None)
-        was = (before.get(name) or {}).get("champion")
-        now = (after.get(name) or {}).get("champion")
+        was = (before.get(name) or {}).get(report_lib.CHAMPION)
+        now = (after.get(name) or {}).get(report_lib.CHAMPION)
         fresh = decision is not None and decision["mtime"] >= started - 1.0  # coarse fs clocks
         if fresh and decision["alias"] == report_lib.CHAMPION:
             if not now or now["version"] != decision["version"]:
@@ -269,8 +268,9 @@ def retrain(repo: str = ".", lock_wait_s: float = 0.0, ingest: bool = True) -> d
             )
             report_lib.publish(markdown)
             raise
-        checked = promote(root, before, started)
-        report_lib.publish(report_lib.success_markdown(label, ingested, done, checked, root))
+        after = report_lib.snapshot(root)
+        checked = promote(root, before, after, started)
+        report_lib.publish(report_lib.success_markdown(label, ingested, done, checked, after, root))
     return {"waited_s": round(waited, 1), "ingest": ingested, "stages": done, "models": checked}
 
 
