@@ -110,11 +110,8 @@ def ingest_incoming(
         return result
     raw_dir.mkdir(parents=True, exist_ok=True)
     ledger = _load_ledger(raw_dir, root)
-    layout = _raw_layout(raw_dir)
-    if layout is None:  # an empty data/raw takes the layout of the first files that arrive
-        layout = (
-            "classes" if any(p.is_dir() and not p.name.startswith(".") for p in src_dir.iterdir()) else "flat"
-        )
+    # an empty data/raw takes the layout of the first files that arrive
+    layout = _raw_layout(raw_dir) or _raw_layout(src_dir) or "flat"
     now = datetime.now(UTC).isoformat(timespec="seconds")
 
     def to_quarantine(file: Path, reason: str) -> None:

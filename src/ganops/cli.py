@@ -7,6 +7,7 @@ prefect; only the commands below do, lazily.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -279,10 +280,11 @@ def rollback(which: str = typer.Argument(..., help="generator | detector"), para
         from ganops.workspace_lock import workspace_lock
 
         root = repo_root()
-        if (root / ".dvc").is_dir():  # a workspace: never move aliases under a running retrain
-            with workspace_lock(root, owner=f"ganops rollback {which}", hint=""):
-                result = registry.rollback(names[which])
-        else:  # no workspace here (e.g. a remote MLFLOW_TRACKING_URI): nothing local to guard
+        # In a workspace never move aliases under a running retrain; outside one (e.g. a remote
+        # MLFLOW_TRACKING_URI) there is nothing local to guard.
+        in_workspace = (root / ".dvc").is_dir()
+        guard = workspace_lock(root, owner=f"ganops rollback {which}", hint="") if in_workspace else None
+        with guard or contextlib.nullcontext():
             result = registry.rollback(names[which])
     typer.echo(f"{result['model_name']}: champion is v{result['champion']} again")
 

@@ -106,14 +106,19 @@ def _leakage_section(details: dict, warn_auc: float) -> list[str]:
     ]
 
 
+def leak_fired(leakage: dict) -> list[str]:
+    """Where the leakage check fired, e.g. ['train', 'test', 'generator dcgan']."""
+    fired = [split for split in ("train", "test") if leakage[split]["leak_warning"]]
+    return fired + [
+        f"generator {v}" for v, r in leakage.get("per_generator", {}).items() if r["leak_warning"]
+    ]
+
+
 def report_markdown(details: dict, warn_auc: float) -> str:
     """The whole report for `details` as returned by detector_stages.evaluate_detectors."""
     names, variants = details["detectors"], details["generators"]
     lines = ["# Detector report", ""]
-    fired = [r for r in ("train", "test") if details["leakage"][r]["leak_warning"]]
-    fired += [
-        f"generator {v}" for v, r in details["leakage"].get("per_generator", {}).items() if r["leak_warning"]
-    ]
+    fired = leak_fired(details["leakage"])
     if fired:
         lines += [
             f"> **WARNING: the leakage check fired ({', '.join(fired)}).** Pixel mean and standard "

@@ -26,7 +26,7 @@ from ganops import atomic, tracking
 from ganops.config import Params
 from ganops.dataset import file_sha256, load_manifest, load_split
 from ganops.detection_metrics import AUC, TPR_AT_FPR_1PCT, detection_metrics
-from ganops.detector_report import LOO_MEAN_AUC, report_markdown
+from ganops.detector_report import LOO_MEAN_AUC, leak_fired, report_markdown
 
 if TYPE_CHECKING:
     from ganops.detector_training import TrainedDetector
@@ -263,24 +263,13 @@ def evaluate_detectors(
     return details, compact, rocs
 
 
-def leak_fired(leakage: dict) -> list[str]:
-    """Where the leakage check fired, e.g. ['train', 'test', 'generator dcgan']."""
-    fired = [split for split in ("train", "test") if leakage[split]["leak_warning"]]
-    return fired + [
-        f"generator {v}" for v, r in leakage.get("per_generator", {}).items() if r["leak_warning"]
-    ]
-
-
-def _numbers(prefix: str, value) -> dict[str, float]:
+def _numbers(value: dict) -> dict[str, float]:
     """Flat {dotted.key: float} of every finite number (bools excluded) for MLflow."""
-    if isinstance(value, dict):
-        out: dict[str, float] = {}
-        for key, sub in value.items():
-            out.update(_numbers(f"{prefix}.{key}" if prefix else str(key), sub))
-        return out
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return {prefix: float(value)}
-    return {}
+    return {
+        key: float(v)
+        for key, v in tracking.flatten("", value).items()
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    }
 
 
 def evaluate_detector_stage(
@@ -313,7 +302,7 @@ def evaluate_detector_stage(
         atomic.write_json(details_out, details)
         atomic.write_text(report_out, report)
         atomic.write_json(metrics_out, compact)
-        mlflow.log_metrics(_numbers("", compact))
+        mlflow.log_metrics(_numbers(compact))
         fired = leak_fired(details["leakage"])
         mlflow.set_tag("leak_warning", ", ".join(fired) if fired else "none")
         for path in (report_out, details_out):

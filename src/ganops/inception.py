@@ -189,16 +189,11 @@ class FIDInceptionV3(nn.Module):
         x = F.max_pool2d(
             self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x)), kernel_size=3, stride=2
         )  # (B, 192, 35, 35)
-        for block in (self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b):
-            x = block(x)
         for block in (
-            self.Mixed_6c,
-            self.Mixed_6d,
-            self.Mixed_6e,
-            self.Mixed_7a,
-            self.Mixed_7b,
-            self.Mixed_7c,
-        ):
+            self.Mixed_5b, self.Mixed_5c, self.Mixed_5d,
+            self.Mixed_6a, self.Mixed_6b, self.Mixed_6c, self.Mixed_6d, self.Mixed_6e,
+            self.Mixed_7a, self.Mixed_7b, self.Mixed_7c,
+        ):  # fmt: skip
             x = block(x)
         return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)  # (B, 2048)
 

@@ -129,9 +129,9 @@ def make_quality_probe(
         network, real_images[subset], FEATURE_BATCH_SIZE, "quality probe: real gan_train images"
     )
     feature_dim = real_features.shape[1]
-    if min(count, num_images) <= feature_dim:
+    if count <= feature_dim:
         warnings.warn(
-            f"quality probe: {min(count, num_images)} images for {feature_dim}-dimensional features, so the "
+            f"quality probe: {count} images for {feature_dim}-dimensional features, so the "
             f"covariance is rank-deficient; the probe FID is finite but strongly biased (use more than "
             f"{feature_dim} images)",
             stacklevel=2,
