@@ -150,15 +150,12 @@ def _rotation_set(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat(rotated), labels
 
 
-def calibrate(model: Evaluator, images: torch.Tensor, labels: torch.Tensor) -> float:
+def calibrate(model: Evaluator, logits: torch.Tensor, labels: torch.Tensor) -> float:
     """Temperature scaling (Guo et al. 2017): fit `logit_scale` by NLL on held-out data; returns it.
 
-    One scalar, so the argmax (and the accuracy) is unchanged.
+    logits: `_logits` of the held-out images (scale 1). One scalar, so the argmax (and the accuracy)
+    is unchanged.
     """
-    model.eval()
-    model.logit_scale.fill_(1.0)
-    with torch.no_grad():
-        logits = torch.cat([model(images[i : i + 1000]) for i in range(0, len(images), 1000)]).double().cpu()
     log_scale = torch.zeros((), dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS([log_scale], lr=0.5, max_iter=100, line_search_fn="strong_wolfe")
 
@@ -175,13 +172,15 @@ def calibrate(model: Evaluator, images: torch.Tensor, labels: torch.Tensor) -> f
 
 
 @torch.no_grad()
-def _accuracy(model: Evaluator, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
+def _logits(model: Evaluator, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """(N, classes) float64 CPU logits at logit_scale 1, in batches (the model is left in eval mode)."""
     model.eval()
-    correct = 0
-    for start in range(0, len(images), batch_size):
-        logits = model(images[start : start + batch_size])
-        correct += int((logits.argmax(dim=1) == labels[start : start + batch_size]).sum())
-    return correct / max(len(images), 1)
+    model.logit_scale.fill_(1.0)
+    return (
+        torch.cat([model(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+        .double()
+        .cpu()
+    )
 
 
 def _check_training_data(images: np.ndarray, labels: np.ndarray, name: str) -> None:
@@ -272,8 +271,12 @@ def train_evaluator(
             optimizer.step()
             schedule.step()
     model.eval()
-    accuracy = _accuracy(model, x_test, y_test) if len(x_test) else float("nan")
-    scale = calibrate(model, x_test, y_test) if len(x_test) >= 2 else 1.0
+    accuracy, scale = float("nan"), 1.0
+    if len(x_test):  # one pass over the test images serves the accuracy and the temperature
+        logits = _logits(model, x_test)
+        accuracy = int((logits.argmax(dim=1) == y_test.cpu()).sum()) / len(x_test)
+        if len(x_test) >= 2:
+            scale = calibrate(model, logits, y_test)
     report = {
         "evaluator_test_accuracy": accuracy,
         "evaluator_logit_scale": scale,
