@@ -1,0 +1,94 @@
+"""Golden trajectories: the default variants and one detector at tiny size, deterministic on CPU.
+
+Recorded once before the package restructure (`python tests/golden/golden_runs.py --record`) and
+compared by test_golden.py after it: the new loop must reproduce the per-step losses and the exported
+generator's weights exactly. Float results depend on the CPU's vector ISA (oneDNN picks kernels by
+it), so the exact check runs where the capability matches the recording; elsewhere the first steps
+are compared with a tolerance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganops.config import GanConfig, load_params
+from ganops.dataset import BUILTIN_SOURCES
+from ganops.detector_training import train_detector
+from ganops.train_gan import train_gan
+
+GOLDEN = Path(__file__).with_name("golden_trajectories.json")
+ROOT = Path(__file__).resolve().parents[2]
+NUM_IMAGES, NUM_STEPS = 300, 60
+GAN = GanConfig(device="cpu", deterministic=True)
+
+
+def mnist(num: int = NUM_IMAGES) -> tuple[np.ndarray, np.ndarray]:
+    images, labels, _ = BUILTIN_SOURCES["mnist"]()
+    images = images[:num, None].astype(np.float32)  # (N, 1, 28, 28) in [0, 1]
+    return images, labels[:num].astype(np.int64)
+
+
+def _probe(G: torch.nn.Module, meta: dict) -> dict[str, float]:
+    """A deterministic stand-in quality probe (own generator: the training RNG is untouched)."""
+    z = torch.randn(16, meta["variant_config"]["z_dim"], generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        return {"probe_mean": float(G(z, None).mean())}
+
+
+def state_sha256(path: Path) -> str:
+    payload = torch.load(path, weights_only=True)
+    digest = hashlib.sha256()
+    for key, value in sorted(payload["state_dict"].items()):
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def run_variant(variant: str, tmp: Path) -> dict:
+    cfg = load_params(ROOT / "params.yaml").gan.variants[variant]
+    cfg = cfg.model_copy(update=dict(num_steps=NUM_STEPS, checkpoint_every=20, log_every=1))
+    images, labels = mnist()
+    logged: list[list[float]] = []
+    train_gan(
+        variant, cfg, GAN, images, labels, tmp / "out", tmp / "ck", seed=0,
+        log=lambda step, values: logged.append([step, *values.values()]) if "loss_d" in values else None,
+        quality=_probe, quality_key="probe_mean",
+    )  # fmt: skip
+    return {"losses": logged, "generator_sha256": state_sha256(tmp / "out" / "generator.pt")}
+
+
+def run_detector() -> list[float]:
+    """Validation scores of a tiny cnn detector: reals vs shifted-noise 'fakes'."""
+    params = load_params(ROOT / "params.yaml")
+    cfg = params.detector.model_copy(
+        update={"cnn": params.detector.cnn.model_copy(update=dict(epochs=2, width=8, batch_size=32))}
+    )
+    real, _ = mnist(200)
+    rng = np.random.default_rng(0)
+    fake = np.clip(real[::-1] + rng.normal(0, 0.1, real.shape), 0, 1).astype(np.float32)
+    torch.manual_seed(0)
+    detector = train_detector("cnn", real, fake, cfg, seed=0)
+    return [round(float(v), 7) for v in detector.score(real[:40])]
+
+
+def record_all(tmp: Path) -> dict:
+    torch.set_num_threads(1)
+    result = {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__}
+    for variant in ("seed_mlp", "dcgan", "wgan_gp"):
+        result[variant] = run_variant(variant, tmp / variant)
+    result["detector_cnn_scores"] = run_detector()
+    return result
+
+
+if __name__ == "__main__" and "--record" in sys.argv:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        GOLDEN.write_text(json.dumps(record_all(Path(tmp)), indent=1) + "\n")
+    print(f"wrote {GOLDEN}")
