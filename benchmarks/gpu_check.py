@@ -10,7 +10,7 @@ Then, unless turned off, two checks of the code around the step on the same devi
   half-way and resumed, and in deterministic mode compared weight for weight with an uninterrupted run;
 - ddp (`--ddp`): `build_trainer(distributed=True)` under a one-process group (nccl on CUDA, gloo on
   the CPU), a few steps and an all-reduce: the DDP code path on this device (a multi-GPU run needs
-  `torchrun --nproc_per_node N -m ganops.cli train-gan VARIANT` on a machine with N GPUs).
+  `torchrun --nproc_per_node N -m ganops.cli.main train-gan VARIANT` on a machine with N GPUs).
 
 Variants and `gan` options (bf16, channels_last, compile) come from params.yaml; the images are the
 prepared `gan_train` split when present, else random images of `data.image_size` (throughput does not
@@ -31,12 +31,12 @@ import numpy as np
 import torch
 import yaml
 
-from ganops.train_gan import LOSS_D, LOSS_G, DataOrder, build_trainer, train_gan, train_step
+from ganops.training.loop import LOSS_D, LOSS_G, DataOrder, build_trainer, train_gan, train_step
 
 
 @dataclasses.dataclass(frozen=True)
 class Variant:
-    """Mirror of ganops.config.VariantConfig's fields and defaults (that module needs pydantic);
+    """Mirror of ganops.config.params.VariantConfig's fields and defaults (that module needs pydantic);
     tests/unit/test_train_gan.py checks the two stay in step."""
 
     arch: str = "dcgan"
@@ -77,7 +77,7 @@ def load_variants(params: Path) -> tuple[dict[str, Variant], GanOptions, dict]:
     variants = {}
     for name, fields in (gan.get("variants") or {"dcgan": {}}).items():
         fields = dict(fields)
-        if "lr" in fields:  # shorthand for both rates, as in ganops.config.VariantConfig
+        if "lr" in fields:  # shorthand for both rates, as in ganops.config.params.VariantConfig
             if {"lr_g", "lr_d"} & set(fields):
                 sys.exit(f"gpu_check: {params}: gan.variants.{name}: lr beside lr_g/lr_d; keep one")
             lr = fields.pop("lr")
@@ -141,8 +141,8 @@ def run_variant(name: str, cfg: Variant, gan: GanOptions, images, labels, steps:
 def check_loop(name: str, cfg: Variant, gan: GanOptions, images, labels, steps: int, device: str) -> bool:
     """train_gan end to end on `device`: stop half-way, resume, and (deterministic mode) compare the
     resumed run's final weights with an uninterrupted run's. Prints one line per finding."""
-    from ganops.checkpoint import load_checkpoint
-    from ganops.train_gan import CHECKPOINT, TrainingInterrupted
+    from ganops.training.checkpoint import load_checkpoint
+    from ganops.training.loop import CHECKPOINT, TrainingInterrupted
 
     half = max(1, steps // 2)
     cfg = dataclasses.replace(cfg, num_steps=steps, checkpoint_every=half, log_every=max(1, half // 2))
@@ -185,7 +185,7 @@ def check_ddp(name: str, cfg: Variant, gan: GanOptions, images, labels, steps: i
     through the device's backend, all_reduce_mean of the logged values."""
     import torch.distributed as dist
 
-    from ganops.distributed import all_reduce_mean, shutdown
+    from ganops.core.distributed import all_reduce_mean, shutdown
 
     backend = "nccl" if device == "cuda" else "gloo"
     with socket.socket() as s:  # a free port for the rendezvous

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganops.architectures import build_generator
-from ganops.config import EvaluatorConfig, VariantConfig
-from ganops.dataset import BUILTIN_SOURCES
-from ganops.evaluator import load_evaluator, save_evaluator, train_evaluator
-from ganops.generator_io import config_dict, sample_images
-from ganops.quality import SAMPLE_BATCH_SIZE, make_quality_probe
+from ganops.config.params import EvaluatorConfig, VariantConfig
+from ganops.data.dataset import BUILTIN_SOURCES
+from ganops.evaluation.evaluator import load_evaluator, save_evaluator, train_evaluator
+from ganops.evaluation.quality import SAMPLE_BATCH_SIZE, make_quality_probe
+from ganops.image.architectures import build_generator
+from ganops.image.export import config_dict, sample_images
 
 VARIANTS = {  # the params.yaml defaults
     "seed_mlp": VariantConfig(arch="mlp", loss="minimax", z_dim=100, width=128),

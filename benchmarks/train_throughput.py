@@ -1,6 +1,6 @@
 """Training throughput: the ganops training step vs a minimal plain-PyTorch loop, side by side.
 
-Both loops train the same model (built by ganops.architectures), with the same batch size, optimiser
+Both loops train the same model (built by ganops.image.architectures), with the same batch size, optimiser
 and loss, on the same in-memory data, in one process; timed runs alternate so machine load hits both
 alike, and the best of `--repeats` runs of each is kept. The ganops side is the real `train_gan` hot
 loop (`train_step` + data order + the non-finite guard, checked as often as train_gan checks it),
@@ -26,8 +26,8 @@ from types import SimpleNamespace
 import torch
 import torch.nn.functional as F
 
-from ganops.architectures import build_models
-from ganops.train_gan import LOSS_G, DataOrder, NonFiniteGuard, build_trainer, train_step
+from ganops.image.architectures import build_models
+from ganops.training.loop import LOSS_G, DataOrder, NonFiniteGuard, build_trainer, train_step
 
 # mode name -> the `gan` speed options the ganops loop runs with (bf16 and channels_last: CUDA only)
 MODES = {

@@ -1,6 +1,6 @@
 """Ingest: move validated images from `data/incoming/` into the DVC-tracked `data/raw/`.
 
-Each file gets the same checks as a `folder:` source (`ganops.dataset.read_image`: Pillow verify +
+Each file gets the same checks as a `folder:` source (`ganops.data.dataset.read_image`: Pillow verify +
 full decode, known image extension) plus the layout `prepare` reads (flat, or one level of class
 sub-folders, never both). Good files move into `data/raw/` keeping their class sub-folder; bad ones
 move to `data/quarantine/` beside a `<name>.reason.txt`. Nothing is deleted: every file ends up in
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ganops import atomic
-from ganops.dataset import IMAGE_EXTENSIONS, file_sha256, read_image
+from ganops.core import atomic
+from ganops.data.dataset import IMAGE_EXTENSIONS, file_sha256, read_image
 
 LEDGER = ".ingested.json"
 

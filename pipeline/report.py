@@ -2,7 +2,7 @@
 
 `snapshot` reads every registered model's aliases (champion / challenger / previous-champion) with
 their metric tags and MLflow run ids; `read_decisions` reads what the register stages decided
-(`models/**/*registered*.json`, written by `ganops.register_generator` and its detector twin).
+(`models/**/*registered*.json`, written by `ganops.stages.register` and its detector twin).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import math
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ganops import paths
-from ganops.registry import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, WEIGHTS_TAG
+from ganops.core import paths
+from ganops.tracking.registry import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, WEIGHTS_TAG
 
 ARTIFACT_KEY = "ganops-retrain-report"
 ALIASES = (CHAMPION, CHALLENGER, PREVIOUS_CHAMPION)

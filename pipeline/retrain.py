@@ -6,9 +6,9 @@
 DVC is the only definition of the DAG: the stage names come from `dvc stage list`, their order from
 `dvc dag` (ties kept in `dvc.yaml` order), and each is one task running `dvc repro -s STAGE`, so a
 stage whose inputs did not change is skipped by DVC itself. Promotion is the `register` stage's
-champion/challenger rule (`ganops.registry`); this flow only reads its decision and the MLflow
+champion/challenger rule (`ganops.tracking.registry`); this flow only reads its decision and the MLflow
 registry, checks that no worse model became champion, and writes the report artifact. One run at a
-time per workspace (`ganops.workspace_lock`).
+time per workspace (`ganops.core.workspace_lock`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 
-from ganops.workspace_lock import workspace_lock
+from ganops.core.workspace_lock import workspace_lock
 from pipeline import report as report_lib
 from pipeline.ingest import has_files, ingest_incoming
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganops.config import DataConfig
-from ganops.dataset import BadImageError, load_source
+from ganops.config.params import DataConfig
+from ganops.data.dataset import BadImageError, load_source
 
 
 def save_image(path: Path, mode: str = "L", size: tuple[int, int] = (16, 16), value: int = 128) -> Path:

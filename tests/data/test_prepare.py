@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganops.config import DataConfig, SplitConfig
-from ganops.dataset import BadImageError, dataset_hash, load_manifest, load_split
-from ganops.prepare import split_indices
+from ganops.config.params import DataConfig, SplitConfig
+from ganops.data.dataset import BadImageError, dataset_hash, load_manifest, load_split
+from ganops.data.prepare import split_indices
 
 SPLITS = ("gan_train", "detector_train", "test")
 
@@ -56,7 +56,7 @@ def test_split_of_unknown_labels_and_empty_split_error():
 
 
 def test_prepare_writes_the_documented_layout_with_matching_hashes(tmp_path):
-    from ganops.prepare import prepare_dataset
+    from ganops.data.prepare import prepare_dataset
 
     folder = image_folder(tmp_path / "raw", {"a": 20, "b": 10})
     (folder / "a" / "broken.png").write_text("not an image")
@@ -79,7 +79,7 @@ def test_prepare_writes_the_documented_layout_with_matching_hashes(tmp_path):
 
 
 def test_prepare_of_a_builtin_set_and_hash_depends_on_data(tmp_path):
-    from ganops.prepare import prepare_dataset
+    from ganops.data.prepare import prepare_dataset
 
     first = prepare_dataset(DataConfig(source="digits", max_images=60), 0, tmp_path / "a", tmp_path)
     same = prepare_dataset(DataConfig(source="digits", max_images=60), 0, tmp_path / "b", tmp_path)
@@ -91,7 +91,7 @@ def test_prepare_of_a_builtin_set_and_hash_depends_on_data(tmp_path):
 
 
 def test_failed_prepare_leaves_the_previous_output_untouched(tmp_path, monkeypatch):
-    from ganops import prepare
+    from ganops.data import prepare
 
     image_folder(tmp_path / "good", {"x": 30})
     out = tmp_path / "prepared"
@@ -124,7 +124,7 @@ def test_failed_prepare_leaves_the_previous_output_untouched(tmp_path, monkeypat
 
 
 def test_load_split_reports_missing_and_edited_files(tmp_path):
-    from ganops.prepare import prepare_dataset
+    from ganops.data.prepare import prepare_dataset
 
     image_folder(tmp_path / "raw", {"x": 30})
     out = tmp_path / "prepared"

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganops.config import GanConfig, load_params
-from ganops.dataset import BUILTIN_SOURCES
-from ganops.detector_training import train_detector
-from ganops.train_gan import train_gan
+from ganops.config.params import GanConfig, load_params
+from ganops.data.dataset import BUILTIN_SOURCES
+from ganops.detection.training import train_detector
+from ganops.training.loop import train_gan
 
 GOLDEN = Path(__file__).with_name("golden_trajectories.json")
 ROOT = Path(__file__).resolve().parents[2]

@@ -70,7 +70,7 @@ def test_fakes_are_stored_exactly_like_the_reals(tiny_repo):
 
 
 def test_detector_metrics_are_finite_and_reported(tiny_repo):
-    from ganops.perturbations import PERTURBATIONS
+    from ganops.detection.perturbations import PERTURBATIONS
 
     repo, _ = tiny_repo
     metrics = json.loads((repo / "metrics/detector.json").read_text())

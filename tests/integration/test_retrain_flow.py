@@ -22,7 +22,7 @@ from conftest import BIN, REPO, TINY, make_repo, merge, run
 
 sys.path.insert(0, str(REPO))  # the `pipeline` package lives at the repo root
 
-from ganops.workspace_lock import workspace_lock  # noqa: E402
+from ganops.core.workspace_lock import workspace_lock  # noqa: E402
 from pipeline.ingest import LEDGER, ingest_incoming  # noqa: E402
 from pipeline.report import ARTIFACT_KEY  # noqa: E402
 from pipeline.retrain import StageFailed, reproduce_stage, retrain  # noqa: E402

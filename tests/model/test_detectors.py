@@ -15,26 +15,26 @@ import pytest
 import torch
 from PIL import Image
 
-from ganops.config import DetectorConfig
-from ganops.detection_metrics import AUC, FPR_AT_THRESHOLD, TPR_AT_FPR_1PCT
-from ganops.detector_io import load_detector, save_detector
-from ganops.detector_training import (
-    LEAK_WARNING,
-    check_images,
-    evaluate_detector,
-    leakage_check,
-    leave_one_out,
-    train_detector,
-)
-from ganops.detectors import DETECTORS
-from ganops.image_files import read_image
-from ganops.perturbations import (
+from ganops.config.params import DetectorConfig
+from ganops.data.image_files import read_image
+from ganops.detection.detectors import DETECTORS
+from ganops.detection.io import load_detector, save_detector
+from ganops.detection.metrics import AUC, FPR_AT_THRESHOLD, TPR_AT_FPR_1PCT
+from ganops.detection.perturbations import (
     CLEAN,
     PERTURBATIONS,
     apply_perturbation,
     blur_image,
     checkerboard_fakes,
     robustness_table,
+)
+from ganops.detection.training import (
+    LEAK_WARNING,
+    check_images,
+    evaluate_detector,
+    leakage_check,
+    leave_one_out,
+    train_detector,
 )
 
 # Small and fast: the CNN trains ~1 s on 2 CPU cores.

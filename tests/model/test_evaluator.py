@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from ganops import metric_keys as K
-from ganops.config import EvaluateConfig, EvaluatorConfig
-from ganops.evaluator import (
+from ganops.config.params import EvaluateConfig, EvaluatorConfig
+from ganops.evaluation import metric_keys as K
+from ganops.evaluation.evaluator import (
     TASK_CLASSES,
     TASK_ROTATION,
     build_evaluator,
@@ -14,7 +14,7 @@ from ganops.evaluator import (
     save_evaluator,
     train_evaluator,
 )
-from ganops.metrics import reference_metrics
+from ganops.evaluation.metrics import reference_metrics
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (3, 28, 28), (1, 25, 25), (3, 64, 48)])

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from ganops.architectures import ARCHITECTURES, build_models
-from ganops.config import VariantConfig
-from ganops.generator_io import export_generator, image_grid, load_generator, sample_images
+from ganops.config.params import VariantConfig
+from ganops.image.architectures import ARCHITECTURES, build_models
+from ganops.image.export import export_generator, image_grid, load_generator, sample_images
 
 CASES = [("mlp", 8), ("mlp", 28), ("dcgan", 28), ("dcgan", 32), ("resnet_sn", 32), ("resnet_sn", 48)]
 
@@ -125,7 +125,7 @@ def test_image_grid_layout():
 def test_interpolation_gif_is_an_animation_that_ends_where_it_starts(tmp_path):
     from PIL import Image
 
-    from ganops.generator_io import save_interpolation_gif, slerp
+    from ganops.image.export import save_interpolation_gif, slerp
 
     z0, z1 = torch.randn(4, 16), torch.randn(4, 16)
     assert torch.allclose(slerp(z0, z1, 0.0), z0, atol=1e-5)

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from ganops.config import ConfigError, VariantConfig, load_params, parse_params
+from ganops.config.params import ConfigError, VariantConfig, load_params, parse_params
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,7 +58,7 @@ def test_cli_exits_2_with_one_line_before_any_work(tmp_path):
     params["gan"]["variants"]["dcgan"]["lr_d"] = -1e-4
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     result = subprocess.run(
-        [sys.executable, "-m", "ganops.cli", "prepare", "--params", "params.yaml", "--out", "out"],
+        [sys.executable, "-m", "ganops.cli.main", "prepare", "--params", "params.yaml", "--out", "out"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import torch
 
-from ganops import train_gan as tg
-from ganops.distributed import SINGLE, init_from_env
-from ganops.train_gan import DataOrder
+from ganops.core.distributed import SINGLE, init_from_env
+from ganops.training import loop as tg
+from ganops.training.loop import DataOrder
 
 # Each rank trains two tiny variants (non_saturating; wgan_gp with n_critic 2, stopped after step 5 by the
 # test hook and resumed from its step-4 checkpoint), records its generator exports and `log` calls, and
@@ -20,9 +20,9 @@ DDP_SCRIPT = textwrap.dedent(
     """
     import json, sys, numpy as np, torch
     from pathlib import Path
-    from ganops import train_gan as tg
-    from ganops.config import GanConfig, VariantConfig
-    from ganops.distributed import init_from_env, shutdown
+    from ganops.training import loop as tg
+    from ganops.config.params import GanConfig, VariantConfig
+    from ganops.core.distributed import init_from_env, shutdown
 
     root = Path(sys.argv[1])
     dist = init_from_env("cpu")

@@ -12,8 +12,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from ganops import detection_metrics as dm
-from ganops.calibration import choose_threshold, fit_platt, split_fit_validation
+from ganops.detection import metrics as dm
+from ganops.detection.calibration import choose_threshold, fit_platt, split_fit_validation
 
 
 def _scores(num_real: int = 300, num_fake: int = 200, seed: int = 0, ties: bool = False):

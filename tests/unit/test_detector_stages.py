@@ -8,11 +8,11 @@ import pytest
 from mlflow.exceptions import MlflowException
 from PIL import Image
 
-from ganops.config import DetectorConfig
-from ganops.detector_report import report_markdown, target_rows
-from ganops.detector_stages import best_detector, fake_counts, fake_seed, on_8bit_grid
-from ganops.detector_training import train_detector
-from ganops.perturbations import checkerboard_fakes
+from ganops.config.params import DetectorConfig
+from ganops.detection.perturbations import checkerboard_fakes
+from ganops.detection.report import report_markdown, target_rows
+from ganops.detection.training import train_detector
+from ganops.stages.detector import best_detector, fake_counts, fake_seed, on_8bit_grid
 
 
 def test_fake_counts_follow_the_real_split_proportion():
@@ -89,7 +89,7 @@ def test_best_detector_by_tpr_then_auc():
 
 @pytest.fixture(scope="module")
 def model():
-    from ganops.detector_pyfunc import DetectorModel
+    from ganops.tracking.detector_pyfunc import DetectorModel
 
     rng = np.random.default_rng(0)
     real = (np.round(rng.random((60, 1, 16, 16)) * 127) / 255).astype(np.float32)  # (N, 1, 16, 16)

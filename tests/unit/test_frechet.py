@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from ganops.frechet import frechet_distance, mean_and_covariance
+from ganops.evaluation.frechet import frechet_distance, mean_and_covariance
 
 
 def scipy_fid(mu1, sigma1, mu2, sigma2, eps=1e-6):

@@ -1,4 +1,4 @@
-from ganops.gan_report import gan_report_markdown
+from ganops.evaluation.report import gan_report_markdown
 
 
 def test_report_has_each_variant_and_the_reference_rows():

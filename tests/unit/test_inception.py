@@ -5,8 +5,8 @@ import hashlib
 import pytest
 import torch
 
-from ganops import inception
-from ganops.inception import WEIGHTS_NAME, FIDInceptionV3, find_weights, load_inception
+from ganops.evaluation import inception
+from ganops.evaluation.inception import WEIGHTS_NAME, FIDInceptionV3, find_weights, load_inception
 
 
 def test_missing_weights_say_where_to_put_them(tmp_path, monkeypatch):

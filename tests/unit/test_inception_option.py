@@ -10,16 +10,16 @@ import pytest
 import torch
 import yaml
 
-from ganops import metric_keys as K
-from ganops.config import (
+from ganops.config.params import (
     ConfigError,
     DataConfig,
     EvaluateConfig,
     VariantConfig,
     parse_params,
 )
-from ganops.inception import WEIGHTS_NAME, FIDInceptionV3
-from ganops.metrics import generation_metrics, reference_metrics
+from ganops.evaluation import metric_keys as K
+from ganops.evaluation.inception import WEIGHTS_NAME, FIDInceptionV3
+from ganops.evaluation.metrics import generation_metrics, reference_metrics
 
 
 def test_networks_default_to_domain_and_are_validated():
@@ -38,11 +38,11 @@ def test_networks_default_to_domain_and_are_validated():
 
 
 def test_evaluate_gan_without_inception_weights_exits_1_naming_the_file(tmp_path):
-    from ganops.architectures import build_models
-    from ganops.dataset import load_split
-    from ganops.evaluator import build_evaluator, save_evaluator
-    from ganops.generator_io import export_generator
-    from ganops.prepare import prepare_dataset
+    from ganops.data.dataset import load_split
+    from ganops.data.prepare import prepare_dataset
+    from ganops.evaluation.evaluator import build_evaluator, save_evaluator
+    from ganops.image.architectures import build_models
+    from ganops.image.export import export_generator
 
     data = tmp_path / "prepared"
     prepare_dataset(DataConfig(source="digits", max_images=200), 0, data, tmp_path)
@@ -65,7 +65,7 @@ def test_evaluate_gan_without_inception_weights_exits_1_naming_the_file(tmp_path
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
 
     result = subprocess.run(
-        [sys.executable, "-m", "ganops.cli", "evaluate-gan", "tiny", "--data", str(data)]
+        [sys.executable, "-m", "ganops.cli.main", "evaluate-gan", "tiny", "--data", str(data)]
         + ["--evaluator", "evaluator.pt", "--generator", "generator.pt", "--out", "out.json"],
         cwd=tmp_path,
         capture_output=True,

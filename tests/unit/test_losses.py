@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganops.augment import diff_augment
-from ganops.losses import LOSSES, gradient_penalty, r1_penalty, validate_loss
+from ganops.image.augment import diff_augment
+from ganops.training.losses import LOSSES, gradient_penalty, r1_penalty, validate_loss
 
 REAL = torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64)
 FAKE = torch.tensor([-3.0, 0.2, 1.0], dtype=torch.float64)

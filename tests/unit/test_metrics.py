@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from ganops import metric_keys as K
-from ganops.config import EvaluateConfig
-from ganops.evaluator import build_evaluator
-from ganops.metrics import (
+from ganops.config.params import EvaluateConfig
+from ganops.evaluation import metric_keys as K
+from ganops.evaluation.evaluator import build_evaluator
+from ganops.evaluation.metrics import (
     DomainFeatureExtractor,
     check_images,
     class_coverage,

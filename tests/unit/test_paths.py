@@ -1,6 +1,6 @@
 """The MLflow store is anchored at the outermost DVC repo, so `dvc exp run --temp` logs to the real one."""
 
-from ganops import paths
+from ganops.core import paths
 
 
 def test_temp_experiment_copy_resolves_to_the_real_repo(tmp_path, monkeypatch):

@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from ganops.evaluator import TASK_ROTATION, build_evaluator
-from ganops.metrics import compute_features
-from ganops.quality import lower_is_better, make_quality_probe, probe_key
-from ganops.train_gan import TrainingInterrupted, train_gan
+from ganops.evaluation.evaluator import TASK_ROTATION, build_evaluator
+from ganops.evaluation.metrics import compute_features
+from ganops.evaluation.quality import lower_is_better, make_quality_probe, probe_key
+from ganops.training.loop import TrainingInterrupted, train_gan
 
 from tiny_training import GAN, cfg, data
 

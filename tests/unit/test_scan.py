@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganops.config import DetectorConfig
-from ganops.detector_training import train_detector
-from ganops.image_files import expand_paths, read_image
-from ganops.perturbations import checkerboard_fakes
-from ganops.scan import ERROR, FAKE, REAL, scan_paths, scan_summary, write_scan_csv
+from ganops.config.params import DetectorConfig
+from ganops.data.image_files import expand_paths, read_image
+from ganops.detection.perturbations import checkerboard_fakes
+from ganops.detection.scan import ERROR, FAKE, REAL, scan_paths, scan_summary, write_scan_csv
+from ganops.detection.training import train_detector
 
 
 @pytest.fixture(scope="module")

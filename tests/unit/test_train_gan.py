@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from ganops import train_gan as tg
-from ganops.config import GanConfig, VariantConfig
-from ganops.generator_io import load_generator, sample_images
-from ganops.train_gan import DivergenceError, TrainingInterrupted, train_gan
+from ganops.config.params import GanConfig, VariantConfig
+from ganops.image.export import load_generator, sample_images
+from ganops.training import loop as tg
+from ganops.training.loop import DivergenceError, TrainingInterrupted, train_gan
 
 from tiny_training import GAN, cfg, data
 
@@ -82,8 +82,8 @@ KILL_SCRIPT = textwrap.dedent(
     """
     import sys, time, numpy as np
     from pathlib import Path
-    from ganops.config import GanConfig, VariantConfig
-    from ganops.train_gan import train_gan
+    from ganops.config.params import GanConfig, VariantConfig
+    from ganops.training.loop import train_gan
     rng = np.random.default_rng(0)
     images, labels = rng.random((48, 1, 28, 28), dtype=np.float32), rng.integers(0, 3, 48)
     cfg = VariantConfig(arch="dcgan", loss="non_saturating", z_dim=8, width=8, batch_size=8,
@@ -211,7 +211,7 @@ def test_gpu_check_runs_without_pydantic(tmp_path):
         "gan:\n  bf16: false\n  variants:\n"
         "    tiny: {arch: dcgan, loss: wgan_gp, n_critic: 2, width: 8, batch_size: 8, conditional: true}\n"
     )
-    blocked = ["pydantic", "mlflow", "dvc", "prefect", "ganops.config", "PIL"]
+    blocked = ["pydantic", "mlflow", "dvc", "prefect", "ganops.config.params", "PIL"]
     code = (
         f"import sys; sys.modules.update(dict.fromkeys({blocked!r})); import runpy; "
         f"sys.argv = ['gpu_check', '--device', 'cpu', '--steps', '3', '--params', {str(params)!r}, "
@@ -269,7 +269,7 @@ def test_other_losses_and_architectures_train(tmp_path, overrides):
 
 
 def test_ema_update_averages_parameters_and_copies_buffers():
-    from ganops.ema import ema_decay_at, make_ema, update_ema
+    from ganops.training.ema import ema_decay_at, make_ema, update_ema
 
     G = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
     G_ema = make_ema(G)
@@ -299,7 +299,7 @@ def test_compiled_trainer_trains(tmp_path):
 
 
 def test_cudnn_autotune_restores_the_previous_setting():
-    from ganops.devices import cudnn_autotune
+    from ganops.core.devices import cudnn_autotune
 
     before = torch.backends.cudnn.benchmark
     with cudnn_autotune(not before):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ganops.config import GanConfig, VariantConfig
+from ganops.config.params import GanConfig, VariantConfig
 
 GAN = GanConfig(device="cpu", deterministic=True)
 

@@ -1,0 +1,276 @@
+"""Typed configuration: `params.yaml` is loaded once, validated, and passed down as these objects.
+
+Every stage entry point calls `load_params()`; library code receives the typed sections it needs
+and never reads YAML or globals. Unknown keys, wrong types and out-of-range values raise
+`ConfigError` with one line naming the key and what is allowed; the CLI turns it into exit status 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+Fraction = Annotated[float, Field(gt=0, lt=1)]
+
+
+class ConfigError(ValueError):
+    """A bad value in params.yaml; the message is one line naming the key and the fix."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitConfig(_Strict):
+    """Fractions of the real images in each of the three disjoint sets (must sum to 1)."""
+
+    gan_train: Fraction = 0.6
+    detector_train: Fraction = 0.2
+    test: Fraction = 0.2
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitConfig:
+        total = self.gan_train + self.detector_train + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"gan_train + detector_train + test must sum to 1 (got {total:g})")
+        return self
+
+
+class DataConfig(_Strict):
+    # `mnist` | `digits` | `faces` | `folder:<path>` (path relative to the repo root or absolute)
+    source: str = "mnist"
+    # Side of the square images after preparation; built-in sets are resized with skimage when needed.
+    image_size: Annotated[int, Field(ge=8, le=256)] = 28
+    # `gray` (1 channel) or `rgb` (3 channels); folder images are converted to this mode.
+    channels: Literal["gray", "rgb"] = "gray"
+    on_bad_image: Literal["skip", "fail"] = "skip"
+    # Cap on the number of images taken from the source (None = all); used by tiny test configs.
+    max_images: Annotated[int, Field(ge=30)] | None = None
+    split: SplitConfig = SplitConfig()
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, value: str) -> str:
+        if value in ("mnist", "digits", "faces") or (value.startswith("folder:") and len(value) > 7):
+            return value
+        raise ValueError(f"must be mnist, digits, faces or folder:<path> (got {value!r})")
+
+    @property
+    def num_channels(self) -> int:
+        return 1 if self.channels == "gray" else 3
+
+
+class EvaluatorConfig(_Strict):
+    """The domain feature network (a small CNN classifier) used for FID/IS/KID."""
+
+    epochs: Annotated[int, Field(ge=1, le=200)] = 8
+    batch_size: Annotated[int, Field(ge=8, le=4096)] = 64
+    lr: PositiveFloat = 1e-3
+    feature_dim: Annotated[int, Field(ge=8, le=2048)] = 128
+
+
+class VariantConfig(_Strict):
+    """One GAN recipe trained by the `train_gan` stage (a DVC foreach item)."""
+
+    arch: str = "dcgan"
+    loss: str = "non_saturating"
+    conditional: bool = False
+    z_dim: Annotated[int, Field(ge=2, le=1024)] = 64
+    width: Annotated[int, Field(ge=8, le=1024)] = 32  # base channel count / hidden units
+    batch_size: Annotated[int, Field(ge=2, le=4096)] = 64
+    num_steps: Annotated[int, Field(ge=1)] = 1500  # generator updates
+    n_critic: Annotated[int, Field(ge=1, le=20)] = 1  # D updates per G update
+    lr_g: PositiveFloat = 2e-4
+    lr_d: PositiveFloat = 2e-4
+    beta1: Annotated[float, Field(ge=0, lt=1)] = 0.5
+    beta2: Annotated[float, Field(ge=0, lt=1)] = 0.999
+    gp_weight: Annotated[float, Field(ge=0)] = 10.0  # WGAN-GP lambda
+    r1_weight: Annotated[float, Field(ge=0)] = 0.0
+    label_smoothing: Annotated[float, Field(ge=0, lt=0.5)] = 0.0  # one-sided: real target 1 - s
+    ema_decay: Annotated[float, Field(ge=0, lt=1)] = 0.999  # 0 disables EMA
+    diffaugment: bool = False
+    checkpoint_every: Annotated[int, Field(ge=1)] = 250  # steps between checkpoints + sample grids
+    log_every: Annotated[int, Field(ge=1)] = 25
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lr_sets_both(cls, data: Any) -> Any:
+        """`lr` is shorthand for lr_g and lr_d (`dvc exp run -S gan.variants.dcgan.lr=1e-4`)."""
+        return expand_lr(data)
+
+
+def expand_lr(fields: Any) -> Any:
+    """{"lr": x, ...} -> {"lr_g": x, "lr_d": x, ...}; `lr` beside lr_g / lr_d is ambiguous: an error."""
+    if isinstance(fields, dict) and "lr" in fields:
+        both = sorted({"lr_g", "lr_d"} & set(fields))
+        if both:
+            raise ValueError(f"lr sets both lr_g and lr_d; remove {' and '.join(both)} or lr")
+        fields = dict(fields)
+        lr = fields.pop("lr")
+        fields.update(lr_g=lr, lr_d=lr)
+    return fields
+
+
+CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
+
+
+class GanConfig(_Strict):
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # torch intra-op threads on CPU (0 = torch's default). Small GANs are latency-bound: on 2 cores,
+    # two threads fighting each other (or another process) ran 3-10x slower than one (README, Speed).
+    cpu_threads: Annotated[int, Field(ge=0, le=256)] = 1
+    deterministic: bool = False
+    # CUDA speed options, measured on an H100 (README, Speed): bf16 autocast alone was slower than fp32
+    # for these small models; bf16 + channels_last + compile (reduce-overhead) was 1.57x plain fp32.
+    bf16: bool = False
+    channels_last: bool = False
+    compile: bool = False
+    # torch.compile's mode; reduce-overhead replays CUDA graphs (fewer launches, more memory). Plain
+    # "default" compilation was slower than eager here (0.70x), so it is not the default.
+    compile_mode: CompileMode = "reduce-overhead"
+    variants: dict[str, VariantConfig] = Field(default_factory=lambda: {"dcgan": VariantConfig()})
+
+    @field_validator("variants")
+    @classmethod
+    def _names(cls, value: dict[str, VariantConfig]) -> dict[str, VariantConfig]:
+        if not value:
+            raise ValueError("define at least one variant")
+        for name in value:
+            if not name.replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"variant name {name!r} may hold only letters, digits, _ and -")
+        return value
+
+
+class EvaluateConfig(_Strict):
+    num_images: Annotated[int, Field(ge=100)] = 5000  # generated images per variant
+    probe_num_images: Annotated[int, Field(ge=100)] = 1000  # cheap FID/IS at each checkpoint (vs gan_train)
+    batch_size: Annotated[int, Field(ge=8)] = 500
+    kid_subsets: Annotated[int, Field(ge=1)] = 100
+    kid_subset_size: Annotated[int, Field(ge=10)] = 1000
+    is_splits: Annotated[int, Field(ge=1)] = 10
+    # Feature spaces the evaluate stages score in; each adds its own keys (`fid_5k_domain`,
+    # `fid_5k_inception`). `inception` is the standard FID Inception-v3 (ganops.evaluation.inception).
+    networks: list[Literal["domain", "inception"]] = Field(default_factory=lambda: ["domain"])
+    # Local path to pt_inception-2015-12-05-6726825d.pth (or its folder); None = the torch hub cache
+    # ($TORCH_HOME/hub/checkpoints/). Never downloaded.
+    inception_weights: str | None = None
+
+    @field_validator("networks")
+    @classmethod
+    def _distinct_networks(cls, value: list[str]) -> list[str]:
+        if not value or len(set(value)) != len(value):
+            raise ValueError(f"must list distinct feature networks from domain, inception (got {value!r})")
+        return value
+
+
+class RegisterConfig(_Strict):
+    model_name: str = "ganops-generator"
+    experiment: str = "ganops"
+
+
+Probability = Annotated[float, Field(ge=0, le=1)]
+
+
+class CnnDetectorConfig(_Strict):
+    """`detector.cnn`: small CNN on pixels, blur + JPEG augmentation (Wang et al. 2020)."""
+
+    # Defaults from a sweep on the default MNIST run (README, Abuse detection): cosine decay and
+    # augmentation probability 0.1 (Wang et al.'s lighter setting) lifted test AUC 0.981 -> 0.9995.
+    epochs: Annotated[int, Field(ge=1, le=200)] = 30
+    batch_size: Annotated[int, Field(ge=8, le=4096)] = 64
+    lr: PositiveFloat = 1e-3
+    lr_schedule: Literal["constant", "cosine"] = "cosine"  # cosine: decays to 0 over all steps
+    width: Annotated[int, Field(ge=4, le=256)] = 24  # channels of the first conv; later ones 2x, 4x
+    blur_prob: Probability = 0.1  # per image and epoch, both classes alike
+    blur_sigma_max: Annotated[float, Field(ge=0, le=10)] = 2.0  # sigma ~ U[0, max] pixels
+    jpeg_prob: Probability = 0.1
+    jpeg_quality_min: Annotated[int, Field(ge=1, le=100)] = 30  # quality ~ U{min..100}
+
+
+class SpectrumDetectorConfig(_Strict):
+    """`detector.spectrum`: radial log spectrum / log-DCT features into logistic regression."""
+
+    features: Literal["radial", "dct", "both"] = "both"
+    dct_grid: Annotated[int, Field(ge=4, le=256)] = 32  # log-DCT pooled to at most grid x grid
+    logreg_c: PositiveFloat = 1.0
+
+
+class DetectorConfig(_Strict):
+    """Real-vs-fake detectors (label 1 = fake); each detector reads its own sub-section by name."""
+
+    detectors: list[str] = Field(default_factory=lambda: ["spectrum", "cnn"])
+    num_fakes: Annotated[int, Field(ge=20)] = 2000  # generated per variant, split train/test like reals
+    validation_fraction: Fraction = 0.25  # of detector_train, for Platt scaling + threshold
+    threshold_rule: Literal["fpr", "balanced"] = "fpr"
+    target_fpr: Fraction = 0.005  # the threshold rule's FPR on validation reals (half the 1 % goal: noisy)
+    bootstrap_resamples: Annotated[int, Field(ge=0, le=10000)] = 200
+    leak_warn_auc: Annotated[float, Field(gt=0.5, le=1)] = 0.75
+    leave_one_out: bool = True  # train extra detectors with one generator held out
+    model_name: str = "ganops-detector"
+    cnn: CnnDetectorConfig = CnnDetectorConfig()
+    spectrum: SpectrumDetectorConfig = SpectrumDetectorConfig()
+
+    @field_validator("detectors")
+    @classmethod
+    def _known_detectors(cls, value: list[str]) -> list[str]:
+        known = ("spectrum", "cnn")  # keep in step with ganops.detection.detectors.DETECTORS
+        unknown = [name for name in value if name not in known]
+        if not value or unknown or len(set(value)) != len(value):
+            raise ValueError(f"must list distinct detectors from {', '.join(known)} (got {value!r})")
+        return value
+
+
+class ScheduleConfig(_Strict):
+    """`schedule`: when `make serve` runs the retrain flow (pipeline/serve.py; keep prefect.yaml in step)."""
+
+    cron: str = "0 3 * * 1"
+    timezone: str = "UTC"
+
+
+class Params(_Strict):
+    seed: Annotated[int, Field(ge=0)] = 0
+    data: DataConfig = DataConfig()
+    evaluator: EvaluatorConfig = EvaluatorConfig()
+    gan: GanConfig = GanConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+    detector: DetectorConfig = DetectorConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    # `register` in params.yaml; renamed here because pydantic models reserve that attribute name.
+    registry: RegisterConfig = Field(default_factory=RegisterConfig, alias="register")
+
+
+def _describe(error: dict, source: str) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "<root>"
+    if error["type"] == "extra_forbidden":
+        return f"{source}: unknown key '{key}' (check the spelling; see params.yaml in the repo)"
+    message = error["msg"].removeprefix("Value error, ")
+    got = error.get("input")
+    suffix = "" if isinstance(got, dict) else f" (got {got!r})"
+    if "got " in message:
+        suffix = ""
+    return f"{source}: {key}: {message}{suffix}"
+
+
+def parse_params(raw: dict | None, source: str = "params.yaml") -> Params:
+    """Validate a parsed params mapping; raise ConfigError naming the first bad key."""
+    try:
+        return Params.model_validate(raw or {})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors()[0], source)) from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: not found (run from the repo root or pass --params)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of sections")
+    return parse_params(raw, str(path))

@@ -1,0 +1,218 @@
+"""Real-vs-fake image detectors, looked up by name in `DETECTORS` (label 1 = fake).
+
+Every detector takes real and fake images in the same layout, float32 (N, C, H, W) in [0, 1], and
+has the same small interface:
+
+    detector = DETECTORS[name](cfg_section, device)  # cfg_section = getattr(detector_cfg, name)
+    detector.fit(real, fake, seed)                   # returns the detector
+    detector.raw_score(images)                       # (N,) float64 logit, higher = more fake
+    detector.predict_proba(images)                   # (N,) uncalibrated sigmoid(raw_score)
+    detector.state() / Cls.from_state(state)         # plain tensors and numbers, no pickle
+
+Calibration and the threshold are added on top by `detector_training.train_detector`.
+- `cnn`: a small convolutional net (BatchNorm, LeakyReLU, global average pool) on pixels, trained
+  with the blur + JPEG augmentation of Wang et al. (2020) applied to both classes alike, redrawn
+  each epoch.
+- `spectrum`: radial log spectrum + log-DCT features (Durall 2020, Frank 2020), standardised, into
+  an L2 logistic regression. Fast, and transparent about *why* (frequency artefacts).
+Both weight the classes equally, so unbalanced real/fake counts do not shift the score.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from scipy.special import expit
+
+DETECTORS: dict[str, type] = {}
+
+
+def register_detector(name: str) -> Callable[[type], type]:
+    def decorate(cls: type) -> type:
+        cls.name = name
+        DETECTORS[name] = cls
+        return cls
+
+    return decorate
+
+
+def _labelled(real: np.ndarray, fake: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    assert real.ndim == 4 and real.shape[1:] == fake.shape[1:], (real.shape, fake.shape)
+    images = np.concatenate([real, fake]).astype(np.float32)  # (N, C, H, W)
+    labels = np.concatenate([np.zeros(len(real)), np.ones(len(fake))]).astype(np.float32)
+    return images, labels
+
+
+# --- cnn ---
+
+
+def build_cnn(in_channels: int, width: int):
+    """(B, C, H, W) in [0, 1] -> (B,) logit. Full resolution for two convs (artefacts are per pixel),
+    then two poolings and a global average, so any H, W >= 4 works."""
+    from torch import nn
+
+    def block(c_in: int, c_out: int) -> list[nn.Module]:
+        return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)]
+
+    return nn.Sequential(
+        *block(in_channels, width),
+        *block(width, width),
+        nn.MaxPool2d(2),
+        *block(width, 2 * width),
+        nn.MaxPool2d(2),
+        *block(2 * width, 4 * width),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4 * width, 1),
+        nn.Flatten(0),
+    )
+
+
+@register_detector("cnn")
+class CnnDetector:
+    name = "cnn"
+
+    def __init__(self, cfg: Any = None, device: str = "cpu") -> None:
+        self.cfg, self.device, self.net = cfg, device, None
+        self.train_seconds = 0.0
+
+    def fit(self, real: np.ndarray, fake: np.ndarray, seed: int) -> CnnDetector:
+        import torch
+
+        from ganops.detection.perturbations import augment_blur_jpeg
+
+        cfg = self.cfg
+        images, labels = _labelled(real, fake)
+        start = time.perf_counter()
+        torch.manual_seed(seed)
+        self.net = build_cnn(images.shape[1], cfg.width).to(self.device)
+        optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        steps_per_epoch = -(-len(images) // cfg.batch_size)
+        schedule = None
+        if getattr(cfg, "lr_schedule", "constant") == "cosine":  # to 0 over the whole run, per step
+            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.epochs * steps_per_epoch)
+        pos_weight = torch.tensor(len(real) / len(fake), device=self.device)
+        loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+        rng = np.random.default_rng([seed, 2])
+        shuffle = torch.Generator().manual_seed(seed)
+        y = torch.from_numpy(labels).to(self.device)
+        self.net.train()
+        for _epoch in range(cfg.epochs):
+            # Augmented copies are drawn afresh each epoch, from the same distribution for both classes.
+            augmented = augment_blur_jpeg(
+                images, rng, cfg.blur_prob, cfg.blur_sigma_max, cfg.jpeg_prob, cfg.jpeg_quality_min
+            )
+            x = torch.from_numpy(augmented).to(self.device)  # (N, C, H, W)
+            for batch in torch.randperm(len(x), generator=shuffle).split(cfg.batch_size):
+                batch = batch.to(self.device)
+                loss = loss_fn(self.net(x[batch] * 2 - 1), y[batch])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if schedule is not None:
+                    schedule.step()
+        self.net.eval()
+        self.train_seconds = time.perf_counter() - start
+        return self
+
+    def raw_score(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        import torch
+
+        assert self.net is not None, "fit or load the detector first"
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(images), batch_size):
+                x = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size], np.float32))
+                out.append(self.net(x.to(self.device) * 2 - 1).double().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros(0)
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        return expit(self.raw_score(images))
+
+    def state(self) -> dict:
+        first = self.net[0]
+        return {
+            "in_channels": int(first.in_channels),
+            "width": int(first.out_channels),
+            "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
+        }
+
+    @classmethod
+    def from_state(cls, state: dict, device: str = "cpu") -> CnnDetector:
+        detector = cls(None, device)
+        detector.net = build_cnn(state["in_channels"], state["width"])
+        detector.net.load_state_dict(state["state_dict"])
+        detector.net.to(device).eval()
+        return detector
+
+
+# --- spectrum ---
+
+
+@register_detector("spectrum")
+class SpectrumDetector:
+    name = "spectrum"
+
+    def __init__(self, cfg: Any = None, device: str = "cpu") -> None:
+        self.cfg = cfg
+        self.features = cfg.features if cfg is not None else "both"
+        self.dct_grid = cfg.dct_grid if cfg is not None else 32
+        self.mean = self.scale = self.coef = None  # (F,) each, float64
+        self.intercept = 0.0
+        self.train_seconds = 0.0
+
+    def _features(self, images: np.ndarray) -> np.ndarray:
+        from ganops.detection.features import spectrum_features
+
+        return spectrum_features(images, self.features, self.dct_grid)  # (N, F)
+
+    def fit(self, real: np.ndarray, fake: np.ndarray, seed: int) -> SpectrumDetector:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import StandardScaler
+
+        images, labels = _labelled(real, fake)
+        start = time.perf_counter()
+        features = self._features(images)
+        scaler = StandardScaler().fit(features)
+        model = LogisticRegression(
+            C=self.cfg.logreg_c, class_weight="balanced", max_iter=5000, random_state=seed
+        )
+        model.fit(scaler.transform(features), labels)
+        self.mean, self.scale = scaler.mean_.astype(np.float64), scaler.scale_.astype(np.float64)
+        self.coef, self.intercept = model.coef_[0].astype(np.float64), float(model.intercept_[0])
+        self.train_seconds = time.perf_counter() - start
+        return self
+
+    def raw_score(self, images: np.ndarray) -> np.ndarray:
+        assert self.coef is not None, "fit or load the detector first"
+        if len(images) == 0:
+            return np.zeros(0)
+        return (self._features(images) - self.mean) / self.scale @ self.coef + self.intercept
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        return expit(self.raw_score(images))
+
+    def state(self) -> dict:
+        import torch
+
+        return {
+            "features": self.features,
+            "dct_grid": int(self.dct_grid),
+            "scaler_mean": torch.from_numpy(self.mean),
+            "scaler_scale": torch.from_numpy(self.scale),
+            "coef": torch.from_numpy(self.coef),
+            "intercept": float(self.intercept),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict, device: str = "cpu") -> SpectrumDetector:
+        detector = cls(None, device)
+        detector.features, detector.dct_grid = state["features"], int(state["dct_grid"])
+        detector.mean = state["scaler_mean"].numpy().astype(np.float64)
+        detector.scale = state["scaler_scale"].numpy().astype(np.float64)
+        detector.coef = state["coef"].numpy().astype(np.float64)
+        detector.intercept = float(state["intercept"])
+        return detector

@@ -1,0 +1,64 @@
+"""Building blocks shared by the video generators and discriminators (no model knowledge).
+
+Sizes: every spatial side is a power of two >= 8; a stack halves or doubles it log2(side / 4) times,
+so 32 px uses 3 stages and 64 px uses 4.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+EMBED_DIM = 16  # label embedding concatenated to G's latent when conditional
+
+
+def num_stages(side: int) -> int:
+    """Up/down-sampling stages between 4 px and `side` px (a power of two >= 8)."""
+    stages = int(math.log2(side)) - 2
+    if side < 8 or 2 ** (stages + 2) != side:
+        raise ValueError(f"video clips: frame side must be a power of two >= 8 (got {side}); set video.size")
+    return stages
+
+
+def maybe_sn(module: nn.Module, spectral_norm: bool) -> nn.Module:
+    return nn.utils.parametrizations.spectral_norm(module) if spectral_norm else module
+
+
+class FrameGenerator(nn.Module):
+    """DCGAN-style image generator: latent (N, d) -> frames (N, C, H, H) in [-1, 1]."""
+
+    def __init__(self, latent_dim: int, channels: int, side: int, width: int) -> None:
+        super().__init__()
+        stages = num_stages(side)
+        top = width * 2 ** (stages - 1)
+        self.top = top
+        self.project = nn.Sequential(nn.Linear(latent_dim, top * 16), nn.BatchNorm1d(top * 16), nn.ReLU(True))
+        layers: list[nn.Module] = []
+        ch = top
+        for _ in range(stages - 1):
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            ch //= 2
+        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        h = self.project(latent).view(len(latent), self.top, 4, 4)  # (N, top, 4, 4)
+        return self.body(h)  # (N, C, H, W)
+
+
+class ProjectionHead(nn.Module):
+    """logit = psi(h) + <embed(y), h> (Miyato & Koyama 2018); plain psi(h) when unconditional."""
+
+    def __init__(self, features: int, num_classes: int, spectral_norm: bool) -> None:
+        super().__init__()
+        self.linear = maybe_sn(nn.Linear(features, 1), spectral_norm)
+        self.embed = maybe_sn(nn.Embedding(num_classes, features), spectral_norm) if num_classes else None
+
+    def forward(self, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        logit = self.linear(h).squeeze(1)  # (N,)
+        if self.embed is not None:
+            assert y is not None, "conditional discriminator needs labels"
+            logit = logit + (self.embed(y) * h).sum(dim=1)
+        return logit
