@@ -31,7 +31,8 @@ import numpy as np
 import torch
 import yaml
 
-from ganops.training.loop import LOSS_D, LOSS_G, DataOrder, build_trainer, train_gan, train_step
+from ganops.image.family import LOSS_D, LOSS_G, build_trainer, train_gan, train_step
+from ganops.training.data_order import DataOrder
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,9 +114,9 @@ def run_variant(name: str, cfg: Variant, gan: GanOptions, images, labels, steps:
     y = torch.from_numpy(labels.astype(np.int64)).to(device) if num_classes else None
     order = DataOrder(len(x), cfg.batch_size, 0, device=device)
 
-    def next_batch():
+    def next_batch(stream):
         idx = order.next_indices()
-        return x[idx], (y[idx] if y is not None else None)
+        return {"image": x[idx]} | ({"label": y[idx]} if y is not None else {})
 
     warmup = min(20, steps // 5) or 1
     for step in range(warmup):
@@ -141,8 +142,8 @@ def run_variant(name: str, cfg: Variant, gan: GanOptions, images, labels, steps:
 def check_loop(name: str, cfg: Variant, gan: GanOptions, images, labels, steps: int, device: str) -> bool:
     """train_gan end to end on `device`: stop half-way, resume, and (deterministic mode) compare the
     resumed run's final weights with an uninterrupted run's. Prints one line per finding."""
-    from ganops.training.checkpoint import load_checkpoint
-    from ganops.training.loop import CHECKPOINT, TrainingInterrupted
+    from ganops.training.checkpoint import CHECKPOINT, load_checkpoint
+    from ganops.training.loop import TrainingInterrupted
 
     half = max(1, steps // 2)
     cfg = dataclasses.replace(cfg, num_steps=steps, checkpoint_every=half, log_every=max(1, half // 2))
@@ -203,9 +204,9 @@ def check_ddp(name: str, cfg: Variant, gan: GanOptions, images, labels, steps: i
         y = torch.from_numpy(labels.astype(np.int64)).to(where) if num_classes else None
         order = DataOrder(len(x), cfg.batch_size, 0, device=where)
 
-        def next_batch():
+        def next_batch(stream):
             idx = order.next_indices()
-            return x[idx], (y[idx] if y is not None else None)
+            return {"image": x[idx]} | ({"label": y[idx]} if y is not None else {})
 
         start = time.perf_counter()
         for step in range(steps):

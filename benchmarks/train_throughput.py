@@ -27,7 +27,9 @@ import torch
 import torch.nn.functional as F
 
 from ganops.image.architectures import build_models
-from ganops.training.loop import LOSS_G, DataOrder, NonFiniteGuard, build_trainer, train_step
+from ganops.image.family import LOG_KEYS, LOSS_G, build_trainer, train_step
+from ganops.training.data_order import DataOrder
+from ganops.training.guard import NonFiniteGuard
 
 # mode name -> the `gan` speed options the ganops loop runs with (bf16 and channels_last: CUDA only)
 MODES = {
@@ -97,11 +99,11 @@ def ganops_loop(cfg: SimpleNamespace, x: torch.Tensor, mode: str) -> Callable[[]
         x = x.contiguous(memory_format=torch.channels_last)
     order = DataOrder(len(x), cfg.batch_size, 0, device=device)
     guard_every = 1 if device == "cpu" else GUARD_EVERY_CUDA
-    guard = NonFiniteGuard(device)
+    guard = NonFiniteGuard(device, LOG_KEYS)
     state = {"step": 0}
 
-    def next_batch() -> tuple[torch.Tensor, None]:
-        return x[order.next_indices()], None
+    def next_batch(stream: str) -> dict[str, torch.Tensor]:
+        return {"image": x[order.next_indices()]}
 
     def step() -> torch.Tensor:
         values = train_step(tr, next_batch, state["step"])

@@ -20,7 +20,7 @@ import torch
 from ganops.config.params import GanConfig, load_params
 from ganops.data.dataset import BUILTIN_SOURCES
 from ganops.detection.training import train_detector
-from ganops.training.loop import train_gan
+from ganops.image.family import train_gan
 
 GOLDEN = Path(__file__).with_name("golden_trajectories.json")
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 
 from ganops.core.distributed import SINGLE, init_from_env
-from ganops.training import loop as tg
-from ganops.training.loop import DataOrder
+from ganops.image import family as tg
+from ganops.training.data_order import DataOrder
 
 # Each rank trains two tiny variants (non_saturating; wgan_gp with n_critic 2, stopped after step 5 by the
 # test hook and resumed from its step-4 checkpoint), records its generator exports and `log` calls, and
@@ -20,7 +20,8 @@ DDP_SCRIPT = textwrap.dedent(
     """
     import json, sys, numpy as np, torch
     from pathlib import Path
-    from ganops.training import loop as tg
+    from ganops.image import family as tg
+    from ganops.training.loop import TrainingInterrupted
     from ganops.config.params import GanConfig, VariantConfig
     from ganops.core.distributed import init_from_env, shutdown
 
@@ -45,7 +46,7 @@ DDP_SCRIPT = textwrap.dedent(
         if name == "gp":
             try:
                 run(stop_after=5)
-            except tg.TrainingInterrupted:
+            except TrainingInterrupted:
                 pass
         result = run()
         report[name] = {"losses": result.losses, "steps": result.steps, "resumed_from": result.resumed_from}
@@ -63,7 +64,7 @@ DDP_SCRIPT = textwrap.dedent(
 def test_two_process_ddp_on_cpu(tmp_path):
     script = tmp_path / "ddp_run.py"
     script.write_text(DDP_SCRIPT)
-    env = {**os.environ, "PYTHONPATH": str(Path(tg.__file__).parents[1]), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(Path(tg.__file__).parents[2]), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            str(script), str(tmp_path)]  # fmt: skip
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)

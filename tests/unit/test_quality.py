@@ -10,7 +10,8 @@ from torch import nn
 from ganops.evaluation.evaluator import TASK_ROTATION, build_evaluator
 from ganops.evaluation.metrics import compute_features
 from ganops.evaluation.quality import lower_is_better, make_quality_probe, probe_key
-from ganops.training.loop import TrainingInterrupted, train_gan
+from ganops.image.family import train_gan
+from ganops.training.loop import TrainingInterrupted
 
 from tiny_training import GAN, cfg, data
 

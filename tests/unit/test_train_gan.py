@@ -14,9 +14,11 @@ import pytest
 import torch
 
 from ganops.config.params import GanConfig, VariantConfig
+from ganops.image import family as tg
 from ganops.image.export import load_generator, sample_images
-from ganops.training import loop as tg
-from ganops.training.loop import DivergenceError, TrainingInterrupted, train_gan
+from ganops.image.family import train_gan
+from ganops.training.data_order import DataOrder
+from ganops.training.loop import DivergenceError, TrainingInterrupted
 
 from tiny_training import GAN, cfg, data
 
@@ -83,7 +85,7 @@ KILL_SCRIPT = textwrap.dedent(
     import sys, time, numpy as np
     from pathlib import Path
     from ganops.config.params import GanConfig, VariantConfig
-    from ganops.training.loop import train_gan
+    from ganops.image.family import train_gan
     rng = np.random.default_rng(0)
     images, labels = rng.random((48, 1, 28, 28), dtype=np.float32), rng.integers(0, 3, 48)
     cfg = VariantConfig(arch="dcgan", loss="non_saturating", z_dim=8, width=8, batch_size=8,
@@ -97,7 +99,7 @@ KILL_SCRIPT = textwrap.dedent(
 def test_resume_after_sigkill_is_bit_exact(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(KILL_SCRIPT)
-    env = {**os.environ, "PYTHONPATH": str(Path(tg.__file__).parents[1]), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(Path(tg.__file__).parents[2]), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, str(script), str(tmp_path / "b"), str(tmp_path / "ck_b")]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
@@ -223,7 +225,7 @@ def test_gpu_check_runs_without_pydantic(tmp_path):
 
 
 def _run_gpu_check_code(code: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(Path(tg.__file__).parents[1]), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(Path(tg.__file__).parents[2]), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-c", code]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -293,8 +295,8 @@ def test_compiled_trainer_trains(tmp_path):
     trainer = tg.build_trainer(variant, gan, (1, 28, 28), 0, "cpu")
     assert trainer.G_fwd is not trainer.G and trainer.D_fwd is not trainer.D
     images = torch.rand(16, 1, 28, 28) * 2 - 1
-    order = tg.DataOrder(len(images), 8, 0)
-    values = tg.train_step(trainer, lambda: (images[order.next_indices()], None), 0)
+    order = DataOrder(len(images), 8, 0)
+    values = tg.train_step(trainer, lambda stream: {"image": images[order.next_indices()]}, 0)
     assert torch.isfinite(values[tg.LOSS_D]) and torch.isfinite(values[tg.LOSS_G])
 
 

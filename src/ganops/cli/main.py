@@ -101,8 +101,8 @@ def train_gan_cmd(
     from ganops.evaluation.evaluator import load_evaluator
     from ganops.evaluation.quality import make_quality_probe
     from ganops.image.export import load_generator, save_interpolation_gif
+    from ganops.image.family import train_gan
     from ganops.tracking import runs as tracking
-    from ganops.training.loop import train_gan
 
     with user_errors():
         dist = distributed.init_from_env(cfg.gan.device)  # single process unless under torchrun

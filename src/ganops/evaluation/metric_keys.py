@@ -64,3 +64,8 @@ def reference_key(name: str, network: str = DOMAIN) -> str:
 def fid_key(num_images: int, network: str = DOMAIN) -> str:
     """The primary generator metric (lower is better): `fid_5k_domain` for 5,000 images."""
     return metric_key(FID, num_images, network)
+
+
+def lower_is_better(key: str) -> bool:
+    """Whether a smaller value of metric `key` (e.g. `fid_1k_domain_train`, `is_1k_domain`) is better."""
+    return any(key == name or key.startswith(f"{name}_") for name in LOWER_IS_BETTER)

@@ -49,9 +49,7 @@ def probe_key(name: str, num_images: int, network: str = K.DOMAIN) -> str:
     return f"{K.metric_key(name, num_images, network)}_{TRAIN_REFERENCE}"
 
 
-def lower_is_better(key: str) -> bool:
-    """Whether a smaller value of metric `key` (e.g. `fid_1k_domain_train`, `is_1k_domain`) is better."""
-    return any(key == name or key.startswith(f"{name}_") for name in K.LOWER_IS_BETTER)
+lower_is_better = K.lower_is_better  # re-exported: callers of the probe pick with it
 
 
 @dataclass

@@ -69,10 +69,16 @@ def validate_arch(
 
 
 def build_models(
-    cfg: VariantConfig, image_shape: tuple[int, int, int], num_classes: int, variant: str = ""
+    cfg: VariantConfig,
+    image_shape: tuple[int, int, int],
+    num_classes: int,
+    variant: str = "",
+    validate: bool = True,
 ) -> tuple[nn.Module, nn.Module]:
-    """Validate, then build (G, D) for `cfg.arch`; num_classes is used only when cfg.conditional."""
-    validate_arch(cfg, image_shape, num_classes, variant)
+    """Validate (unless the caller already did), then build (G, D) for `cfg.arch`; num_classes is used
+    only when cfg.conditional."""
+    if validate:
+        validate_arch(cfg, image_shape, num_classes, variant)
     G, D = ARCHITECTURES[cfg.arch].build(cfg, tuple(image_shape), num_classes if cfg.conditional else 0)
     return G, D
 

@@ -6,7 +6,6 @@ Format "ganops-generator/1": {"format", "arch", "variant_config" (dict), "image_
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -15,21 +14,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from ganops.config.plain import config_dict
 from ganops.core.atomic import atomic_path, save_torch
 
 if TYPE_CHECKING:
     from ganops.config.params import VariantConfig
 
 FORMAT = "ganops-generator/1"
-
-
-def config_dict(cfg: Any) -> dict[str, Any]:
-    """A VariantConfig (pydantic), dataclass or namespace as a plain dict."""
-    if hasattr(cfg, "model_dump"):
-        return cfg.model_dump()
-    if dataclasses.is_dataclass(cfg):
-        return dataclasses.asdict(cfg)
-    return dict(vars(cfg))
 
 
 def export_generator(

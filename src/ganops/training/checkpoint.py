@@ -1,13 +1,16 @@
 """Training checkpoints: one atomic `last.pt` holding everything needed to resume bit-exactly.
 
-Contents are plain dicts of tensors, numbers, strings and lists (loadable with weights_only=True):
-model and optimiser state dicts, step, data-order state, every RNG state (torch CPU, CUDA when present,
-numpy, python `random`), the loss history and the run's config dict.
+`RunState` is the one object a checkpoint is made from and restored into (state_dict /
+load_state_dict): the family's parts (model and optimiser state dicts, pools, schedules ...), the step,
+each stream's data order, every RNG state (torch CPU, CUDA when present, numpy, python `random`), the
+loss and quality history, the best checkpoint so far and the run's config dict. Contents are plain
+dicts of tensors, numbers, strings and lists (loadable with weights_only=True).
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,8 @@ import torch
 
 from ganops.core.atomic import save_torch
 
-FORMAT = "ganops-checkpoint/1"
+FORMAT = "ganops-checkpoint/2"  # /2: the shared loop (data order per stream)
+CHECKPOINT = "last.pt"
 
 
 def rng_state() -> dict[str, Any]:
@@ -82,3 +86,74 @@ def config_mismatch(
         elif a != b:
             differing.append(key)
     return differing
+
+
+def run_config_mismatch(checkpoint: dict[str, Any], run_config: dict[str, Any]) -> list[str]:
+    """The settings (dotted keys) a checkpoint was made with that differ from this run's."""
+    return config_mismatch(checkpoint["config"], run_config)
+
+
+@dataclass
+class RunState:
+    """Everything a resume restores: the family's parts plus the loop's own state (LOOP_KEYS)."""
+
+    config: dict[str, Any]
+    parts: Any  # the family's parts: state_dict() / load_state_dict(state, device)
+    orders: dict[str, Any]  # stream -> DataOrder
+    step: int = 0
+    history: list[list[float]] = field(default_factory=list)  # [step, *log values] per logged step
+    quality_columns: list[str] = field(
+        default_factory=list
+    )  # the probe's metric names, fixed by its first call
+    quality_history: list[list[float]] = field(default_factory=list)  # [step, *values] per checkpoint
+    best: dict[str, Any] = field(
+        default_factory=dict
+    )  # {"step", "value", "G": state dict} of the best so far
+
+    LOOP_KEYS = ("format", "config", "step", "data_order", "history", "quality_columns", "quality_history",
+                 "best", "rng")  # fmt: skip
+
+    def state_dict(self) -> dict[str, Any]:
+        parts = self.parts.state_dict()
+        clash = set(parts) & set(self.LOOP_KEYS)
+        assert not clash, f"family state keys clash with the loop's: {sorted(clash)}"
+        return {
+            "config": self.config,
+            "step": self.step,
+            **parts,
+            "data_order": {name: order.state_dict() for name, order in self.orders.items()},
+            "history": self.history,
+            "quality_columns": self.quality_columns,
+            "quality_history": self.quality_history,
+            "best": self.best,
+        }
+
+    def load_state_dict(self, state: dict[str, Any], device: str) -> None:
+        """Restore from a loaded checkpoint, global RNG states last."""
+        self.parts.load_state_dict(state, device)
+        for name, order in self.orders.items():
+            order.load_state_dict(state["data_order"][name])
+        self.step = int(state["step"])
+        self.history = [list(row) for row in state["history"]]
+        self.quality_columns = [str(c) for c in state.get("quality_columns", [])]
+        self.quality_history = [list(row) for row in state.get("quality_history", [])]
+        self.best = dict(state.get("best", {}))
+        set_rng_state(state["rng"])
+
+    def save(self, path: Path) -> None:
+        save_checkpoint(path, self.state_dict())
+
+    def record_quality(self, metrics: dict[str, float], quality_key: str | None, path: Path) -> None:
+        """Append a probe result; the probe must return the same metrics at every checkpoint."""
+        if not self.quality_columns:
+            self.quality_columns.extend(metrics)
+        if sorted(metrics) != sorted(self.quality_columns):
+            raise ValueError(
+                f"quality probe returned {sorted(metrics)}, but this run recorded {self.quality_columns}; "
+                f"delete {path} to start afresh"
+            )
+        if quality_key is not None and quality_key not in metrics:
+            raise ValueError(
+                f"quality_key {quality_key!r} is not among the probe's metrics {sorted(metrics)}"
+            )
+        self.quality_history.append([self.step, *(metrics[k] for k in self.quality_columns)])
