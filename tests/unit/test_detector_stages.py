@@ -12,7 +12,8 @@ from ganops.config.params import DetectorConfig
 from ganops.detection.perturbations import checkerboard_fakes
 from ganops.detection.report import report_markdown, target_rows
 from ganops.detection.training import train_detector
-from ganops.stages.detector import best_detector, fake_counts, fake_seed, on_8bit_grid
+from ganops.stages.generate_fakes import fake_counts, fake_seed, on_8bit_grid
+from ganops.stages.register_detector import best_detector
 
 
 def test_fake_counts_follow_the_real_split_proportion():

@@ -3,7 +3,7 @@ register-detector (DVC stages) and scan (users).
 
 Mounted on the main app by ganops.cli.main (`app.registered_commands += detect_app.registered_commands`).
 This module imports nothing heavy and nothing from ganops.cli.main at import time (no import cycle); the
-stage bodies live in ganops.stages.detector.
+stage bodies live in ganops.stages (one module per DVC stage).
 """
 
 from __future__ import annotations
@@ -44,12 +44,12 @@ def generate_fakes_cmd(
     """Sample detector.num_fakes images from one variant's generator, split train/test like the reals."""
     cfg = load_stage_params(params)
     variant_config(cfg, variant)
-    from ganops.stages.detector import generate_fakes
+    from ganops.stages import generate_fakes as stage
 
     generator = generator or Path("models/gan") / variant / "generator.pt"
     out = out or Path("data/fakes") / variant
     with user_errors():
-        manifest = generate_fakes(cfg, variant, data, generator, out)
+        manifest = stage.run(cfg, variant, data, generator, out)
     counts = ", ".join(f"{part}={n}" for part, n in manifest["counts"].items())
     quantised = " (quantised to 8 bits like the reals)" if manifest["quantised_8bit"] else ""
     typer.echo(f"{variant}: {counts} fakes -> {out}{quantised}")
@@ -71,11 +71,11 @@ def train_detector_cmd(
                 f"detector.detectors: {name!r} is not listed (listed: {', '.join(cfg.detector.detectors)})"
             )
     device = _device(cfg)
-    from ganops.stages.detector import train_detector_stage
+    from ganops.stages import train_detector as stage
 
     out = out or Path("models/detector") / name
     with user_errors():
-        trained = train_detector_stage(cfg, name, data, fakes, out, device)
+        trained = stage.run(cfg, name, data, fakes, out, device)
     val = trained.meta["validation"]
     typer.echo(
         f"{name}: threshold {trained.threshold:.4g}; validation AUC {val['auc']:.4f}, "
@@ -97,10 +97,10 @@ def evaluate_detector_cmd(
     """Test metrics with CIs, per generator, leave-one-generator-out, robustness, leakage, ROC curves."""
     cfg = load_stage_params(params)
     device = _device(cfg)
-    from ganops.stages.detector import evaluate_detector_stage
+    from ganops.stages import evaluate_detector as stage
 
     with user_errors():
-        evaluate_detector_stage(cfg, data, fakes, models, metrics_out, details, report, roc, device)
+        stage.run(cfg, data, fakes, models, metrics_out, details, report, roc, device)
     typer.echo(f"wrote {metrics_out}, {report}, {roc}/")
 
 
@@ -113,10 +113,10 @@ def register_detector_cmd(
 ) -> None:
     """Register the best detector (test TPR at 1% FPR) as a pyfunc; champion only if it beats the champion."""
     cfg = load_stage_params(params)
-    from ganops.stages.detector import register_best_detector
+    from ganops.stages import register_detector as stage
 
     with user_errors():
-        decision = register_best_detector(cfg, metrics, models, out)
+        decision = stage.run(cfg, metrics, models, out)
     typer.echo(
         f"{decision['model_name']} v{decision['version']} ({decision['detector']}) -> "
         f"{decision['alias']}: {decision['reason']}"

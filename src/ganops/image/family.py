@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ganops.core.artifacts import GENERATOR, SAMPLES, SAMPLES_DIR
 from ganops.core.devices import cudnn_autotune
 from ganops.core.distributed import SINGLE, DistInfo, wrap_ddp
 from ganops.image.architectures import build_models, validate_arch
@@ -40,7 +41,6 @@ D_FAKE = "d_fake"  # mean D logit on generated images
 PENALTY = "penalty"  # gradient penalty (wgan_gp) or R1, unweighted; 0 when unused
 LOG_KEYS = (LOSS_D, LOSS_G, D_REAL, D_FAKE, PENALTY)
 
-GENERATOR = "generator.pt"
 STREAM = "real"
 GRID_IMAGES = 64
 CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")  # torch.compile modes that replay CUDA graphs
@@ -250,8 +250,8 @@ def _save_samples(tr: Trainer, out_dir: Path, step: int, seed: int) -> None:
     num = GRID_IMAGES if not num_classes else num_classes * max(1, GRID_IMAGES // num_classes)
     grid = sample_images(tr.sampler, _meta(tr), num, seed=seed, batch_size=GRID_IMAGES, device=tr.device)
     nrow = num_classes or 8
-    save_image_grid(out_dir / "samples" / f"step_{step:06d}.png", grid, nrow)
-    save_image_grid(out_dir / "samples.png", grid, nrow)
+    save_image_grid(out_dir / SAMPLES_DIR / f"step_{step:06d}.png", grid, nrow)
+    save_image_grid(out_dir / SAMPLES, grid, nrow)
 
 
 def _export(tr: Trainer, G: nn.Module, out_dir: Path) -> None:

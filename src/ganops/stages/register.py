@@ -9,12 +9,13 @@ import mlflow
 
 from ganops.config.params import Params
 from ganops.core import atomic
+from ganops.core.artifacts import GENERATOR
 from ganops.evaluation.metric_keys import fid_key
 from ganops.evaluation.report import gan_report_markdown
-from ganops.tracking import registry
+from ganops.tracking import generator_pyfunc, registry
 from ganops.tracking import runs as tracking
 
-PYFUNC_CODE = Path(__file__).with_name("generator_pyfunc.py")
+PYFUNC_CODE = Path(generator_pyfunc.__file__)  # logged as models-from-code
 
 
 def _read_variant_metrics(metrics_dir: Path, variants: list[str]) -> dict[str, dict[str, float]]:
@@ -29,13 +30,11 @@ def _read_variant_metrics(metrics_dir: Path, variants: list[str]) -> dict[str, d
     return found
 
 
-def register_best_generator(
-    cfg: Params, metrics_dir: Path, models_dir: Path, out: Path, reference: Path, report: Path
-) -> dict:
+def run(cfg: Params, metrics_dir: Path, models_dir: Path, out: Path, reference: Path, report: Path) -> dict:
     key = fid_key(cfg.evaluate.num_images)
     all_metrics = _read_variant_metrics(metrics_dir, list(cfg.gan.variants))
     best = min(all_metrics, key=lambda v: all_metrics[v].get(key, float("inf")))
-    weights = models_dir / best / "generator.pt"
+    weights = models_dir / best / GENERATOR
     if not weights.is_file():
         raise FileNotFoundError(f"{weights}: generator weights missing; run `dvc repro train_gan` first")
     tags = {"variant": best, **tracking.provenance_tags(Path.cwd())}

@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganops.core.artifacts import CHECKPOINT
 from ganops.core.atomic import save_torch
 
+__all__ = ["CHECKPOINT", "RunState", "load_checkpoint", "run_config_mismatch", "save_checkpoint"]
+
 FORMAT = "ganops-checkpoint/2"  # /2: the shared loop (data order per stream)
-CHECKPOINT = "last.pt"
 
 
 def rng_state() -> dict[str, Any]:

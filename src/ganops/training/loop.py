@@ -45,6 +45,7 @@ import torch
 from torch import nn
 
 from ganops.config.plain import config_dict
+from ganops.core.artifacts import LOSSES_CSV, QUALITY_CSV
 from ganops.core.devices import pick_device
 from ganops.core.distributed import SINGLE, DistInfo, all_reduce_mean, barrier
 from ganops.evaluation.metric_keys import lower_is_better
@@ -54,8 +55,6 @@ from ganops.training.data_order import DataOrder
 from ganops.training.family import BuildContext, Family
 from ganops.training.guard import DivergenceError, NonFiniteGuard
 
-LOSSES_CSV = "losses.csv"
-QUALITY_CSV = "quality.csv"  # step + the quality probe's metrics, one row per checkpoint
 # Config fields that may change between a checkpoint and its resume (they do not alter the maths of the
 # steps already taken); a config class may name its own as `schedule_fields`.
 SCHEDULE_FIELDS = ("num_steps", "checkpoint_every", "log_every")

@@ -1,9 +1,11 @@
-"""Translation networks by name: `@register(name)` on a builder `(cfg, in_channels, out_channels, image_size)`.
+"""Translation networks by name: `@register(name)` on a builder (cfg, in_channels, out_channels, image_size).
 
 Generators map (B, in_channels, H, W) in [-1, 1] to (B, out_channels, H, W) in [-1, 1] (tanh);
 discriminators map (B, in_channels, H, W) to a logit map (B, 1, h, w), one logit per patch
 (`out_channels` is ignored). `cfg` is any object with the attributes a builder reads (documented on
-each builder); this module never imports the config package.
+each builder); this module never imports the config package. The networks are written here because
+the reference ships them inside its repository, not as a package (and torchvision cannot be installed
+beside our torch build).
 
 | name     | role          | file                | reference                                  |
 |----------|---------------|---------------------|--------------------------------------------|
@@ -66,6 +68,7 @@ def build_network(name: str, cfg: Any, in_channels: int, out_channels: int, imag
         raise ValueError(f"unknown translation network {name!r} (known: {', '.join(sorted(NETWORKS))})")
     if in_channels < 1 or out_channels < 1 or image_size < 8:
         raise ValueError(
-            f"{name}: need channels >= 1 and image_size >= 8 (got {in_channels}->{out_channels}, {image_size} px)"
+            f"{name}: need channels >= 1 and image_size >= 8 "
+            f"(got {in_channels}->{out_channels} channels, {image_size} px)"
         )
     return init_weights(NETWORKS[name](cfg, in_channels, out_channels, image_size))

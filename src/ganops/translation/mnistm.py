@@ -37,7 +37,9 @@ def as_digit_stack(digits: np.ndarray, name: str = "digits") -> np.ndarray:
     if digits.ndim == 3:
         digits = digits[:, None]
     if digits.ndim != 4 or digits.shape[1] != 1 or len(digits) == 0:
-        raise ValueError(f"{name}: need gray images (N, H, W) or (N, 1, H, W) with N >= 1, got {digits.shape}")
+        raise ValueError(
+            f"{name}: need gray images (N, H, W) or (N, 1, H, W) with N >= 1, got {digits.shape}"
+        )
     if digits.min() < 0 or digits.max() > 1:
         raise ValueError(f"{name}: values must lie in [0, 1] (got {digits.min():.3g}..{digits.max():.3g})")
     return digits
@@ -49,7 +51,11 @@ def binarise(digits: np.ndarray, threshold: float = 0.0) -> np.ndarray:
 
 
 def random_patches(
-    count: int, height: int, width: int, rng: np.random.Generator, photos: tuple[np.ndarray, ...] | None = None
+    count: int,
+    height: int,
+    width: int,
+    rng: np.random.Generator,
+    photos: tuple[np.ndarray, ...] | None = None,
 ) -> np.ndarray:
     """`count` random (3, height, width) crops from the photos, photo and corner uniform → (N, 3, H, W).
 

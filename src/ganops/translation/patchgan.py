@@ -54,17 +54,25 @@ def patchgan_layers(image_size: int) -> int:
 
 
 class PatchDiscriminator(nn.Module):
-    def __init__(self, in_channels: int, image_size: int, ndf: int = 64, n_layers: int = 0, norm: str = "batch"):
+    def __init__(
+        self, in_channels: int, image_size: int, ndf: int = 64, n_layers: int = 0, norm: str = "batch"
+    ):
         super().__init__()
         self.n_layers = n_layers or patchgan_layers(image_size)
         if output_size(self.n_layers, image_size) < 1:
-            raise ValueError(f"patchgan_layers: {self.n_layers} layers leave no output at {image_size} px (use fewer)")
+            raise ValueError(
+                f"patchgan_layers: {self.n_layers} layers leave no output at {image_size} px (use fewer)"
+            )
         layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, KERNEL, 2, 1), nn.LeakyReLU(0.2)]
         width = ndf
         for n in range(1, self.n_layers + 1):  # n_layers - 1 strided blocks, then the stride-1 block
             stride = 2 if n < self.n_layers else 1
             new_width = ndf * min(2**n, 8)
-            layers += [nn.Conv2d(width, new_width, KERNEL, stride, 1), norm_layer(norm, new_width), nn.LeakyReLU(0.2)]
+            layers += [
+                nn.Conv2d(width, new_width, KERNEL, stride, 1),
+                norm_layer(norm, new_width),
+                nn.LeakyReLU(0.2),
+            ]
             width = new_width
         layers.append(nn.Conv2d(width, 1, KERNEL, 1, 1))
         self.net = nn.Sequential(*layers)

@@ -48,7 +48,12 @@ class ImagePool:
 
     def state_dict(self) -> dict[str, Any]:
         stored = None if self.images is None else self.images[: self.count].cpu().clone()
-        return {"size": self.size, "count": self.count, "images": stored, "generator": self.generator.get_state()}
+        return {
+            "size": self.size,
+            "count": self.count,
+            "images": stored,
+            "generator": self.generator.get_state(),
+        }
 
     def load_state_dict(self, state: dict[str, Any], device: str = "cpu") -> None:
         if int(state["size"]) != self.size:

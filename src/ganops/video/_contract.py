@@ -22,7 +22,9 @@ Parts = Any  # the family's own dataclass with state_dict() -> dict and load_sta
 class BuildContext:
     cfg: Any  # the variant's config object (attribute access)
     device: str
-    shapes: dict[str, dict[str, tuple]]  # stream -> key -> per-item shape, e.g. {"clips": {"clip": (T, C, H, W)}}
+    shapes: dict[
+        str, dict[str, tuple]
+    ]  # stream -> key -> per-item shape, e.g. {"clips": {"clip": (T, C, H, W)}}
     num_classes: int
     variant: str
     seed: int

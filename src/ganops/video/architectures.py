@@ -51,7 +51,9 @@ def get_arch(name: str, where: str = "arch") -> VideoArch:
     from ganops.video import mocogan, vgan  # noqa: F401 (importing runs their @register, on first use)
 
     if name not in VIDEO_ARCHITECTURES:
-        raise ValueError(f"{where}: unknown video architecture {name!r} (known: {', '.join(sorted(VIDEO_ARCHITECTURES))})")
+        raise ValueError(
+            f"{where}: unknown video architecture {name!r} (known: {', '.join(sorted(VIDEO_ARCHITECTURES))})"
+        )
     return VIDEO_ARCHITECTURES[name]
 
 
@@ -84,5 +86,9 @@ def build_video_models(
     frames, channels, side, _ = clip_shape
     G = init_generator(spec.generator(**spec.config_from(cfg, clip_shape, num_classes)))
     D_video = VideoDiscriminator(channels, frames, side, cfg.width, num_classes, cfg.spectral_norm)
-    D_image = ImageDiscriminator(channels, side, cfg.width, num_classes, cfg.spectral_norm) if spec.image_discriminator else None
+    D_image = (
+        ImageDiscriminator(channels, side, cfg.width, num_classes, cfg.spectral_norm)
+        if spec.image_discriminator
+        else None
+    )
     return G, D_video, D_image

@@ -15,7 +15,9 @@ from ganops.video.blocks import ProjectionHead, maybe_sn, num_stages
 class ImageDiscriminator(nn.Module):
     """D_I(x, y=None): frames (N, C, H, W) -> logits (N,)."""
 
-    def __init__(self, channels: int, side: int, width: int, num_classes: int = 0, spectral_norm: bool = True) -> None:
+    def __init__(
+        self, channels: int, side: int, width: int, num_classes: int = 0, spectral_norm: bool = True
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         ch_in, ch = channels, width
@@ -37,7 +39,13 @@ class VideoDiscriminator(nn.Module):
     """
 
     def __init__(
-        self, channels: int, frames: int, side: int, width: int, num_classes: int = 0, spectral_norm: bool = True
+        self,
+        channels: int,
+        frames: int,
+        side: int,
+        width: int,
+        num_classes: int = 0,
+        spectral_norm: bool = True,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []

@@ -23,12 +23,22 @@ class MoCoGANGenerator(nn.Module):
     """z (B, content_dim + motion_dim * (1 + T)) = [z_C | h_0 | eps_1..eps_T] -> (B, T, C, H, W)."""
 
     def __init__(
-        self, clip_shape: list[int], num_classes: int = 0, content_dim: int = 64, motion_dim: int = 16, width: int = 32
+        self,
+        clip_shape: list[int],
+        num_classes: int = 0,
+        content_dim: int = 64,
+        motion_dim: int = 16,
+        width: int = 32,
     ) -> None:
         super().__init__()
         frames, channels, side, _ = clip_shape
-        self.config = dict(clip_shape=list(clip_shape), num_classes=num_classes, content_dim=content_dim,
-                           motion_dim=motion_dim, width=width)
+        self.config = dict(
+            clip_shape=list(clip_shape),
+            num_classes=num_classes,
+            content_dim=content_dim,
+            motion_dim=motion_dim,
+            width=width,
+        )
         self.clip_shape = tuple(clip_shape)
         self.num_classes, self.content_dim, self.motion_dim = num_classes, content_dim, motion_dim
         self.z_dim = content_dim + motion_dim * (1 + frames)
@@ -40,8 +50,13 @@ class MoCoGANGenerator(nn.Module):
     @staticmethod
     def config_from(cfg: Any, clip_shape: tuple[int, int, int, int], num_classes: int) -> dict:
         """cfg attributes read: z_dim (content code), motion_dim, width."""
-        return dict(clip_shape=list(clip_shape), num_classes=num_classes, content_dim=cfg.z_dim,
-                    motion_dim=cfg.motion_dim, width=cfg.width)
+        return dict(
+            clip_shape=list(clip_shape),
+            num_classes=num_classes,
+            content_dim=cfg.z_dim,
+            motion_dim=cfg.motion_dim,
+            width=cfg.width,
+        )
 
     def motion(self, h: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """h_0 (B, m), noise (B, T, m) -> motion codes (B, T, m)."""

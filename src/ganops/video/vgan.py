@@ -33,13 +33,18 @@ class VGANGenerator(nn.Module):
         self.embed = nn.Embedding(num_classes, EMBED_DIM) if num_classes else None
         latent = z_dim + (EMBED_DIM if num_classes else 0)
         self.project = nn.Sequential(
-            nn.Linear(latent, self.top * self.start_frames * 16), nn.BatchNorm1d(self.top * self.start_frames * 16),
+            nn.Linear(latent, self.top * self.start_frames * 16),
+            nn.BatchNorm1d(self.top * self.start_frames * 16),
             nn.ReLU(True),
         )
         layers: list[nn.Module] = []
         ch = self.top
         for _ in range(stages - 1):
-            layers += [nn.ConvTranspose3d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm3d(ch // 2), nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose3d(ch, ch // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm3d(ch // 2),
+                nn.ReLU(True),
+            ]
             ch //= 2
         layers.append(nn.ConvTranspose3d(ch, channels + 1, 4, 2, 1))  # foreground channels + 1 mask
         self.foreground = nn.Sequential(*layers)

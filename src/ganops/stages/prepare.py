@@ -1,0 +1,14 @@
+"""The `prepare` stage: load the image source, validate it, split it into three disjoint sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ganops.config.params import Params
+from ganops.core import paths
+from ganops.data.prepare import prepare_dataset
+
+
+def run(cfg: Params, out: Path) -> dict:
+    """Write data/prepared (atomically) and return its manifest (counts, skipped files)."""
+    return prepare_dataset(cfg.data, cfg.seed, out, paths.repo_root())

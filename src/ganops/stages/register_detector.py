@@ -1,0 +1,80 @@
+"""The `register_detector` stage: the best detector (test TPR at 1% FPR) under the champion rule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+
+from ganops.config.params import Params
+from ganops.core import atomic
+from ganops.core.artifacts import DETECTOR
+from ganops.detection.metrics import AUC, TPR_AT_FPR_1PCT
+from ganops.detection.report import LOO_MEAN_AUC
+from ganops.tracking import detector_pyfunc
+from ganops.tracking import runs as tracking
+
+PRIMARY_METRIC = TPR_AT_FPR_1PCT  # registry rule: higher is better
+PYFUNC_CODE = Path(detector_pyfunc.__file__)  # logged as models-from-code
+
+
+def best_detector(metrics: dict, detectors: list[str]) -> str:
+    """The detector with the highest test TPR at 1% FPR (ties: higher AUC, then params order)."""
+    missing = [name for name in detectors if name not in metrics]
+    if missing:
+        raise ValueError(
+            f"no test metrics for detector(s) {', '.join(missing)}; run `dvc repro evaluate_detector`"
+        )
+    return max(detectors, key=lambda n: (metrics[n]["test"][PRIMARY_METRIC], metrics[n]["test"][AUC]))
+
+
+def run(cfg: Params, metrics_path: Path, models_dir: Path, out: Path) -> dict:
+    """Register the best detector as detector.model_name under the champion/challenger rule."""
+    from ganops.tracking import registry
+
+    if not metrics_path.is_file():
+        raise FileNotFoundError(
+            f"{metrics_path}: no detector metrics; run `dvc repro evaluate_detector` first"
+        )
+    metrics = json.loads(metrics_path.read_text())
+    best = best_detector(metrics, list(cfg.detector.detectors))
+    weights = models_dir / best / DETECTOR
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights}: detector weights missing; run `dvc repro train_detector` first")
+    candidate_metrics = {k: float(v) for k, v in metrics[best]["test"].items()}
+    if LOO_MEAN_AUC in metrics[best]:
+        candidate_metrics[LOO_MEAN_AUC] = float(metrics[best][LOO_MEAN_AUC])
+    if "jpeg_q75" in metrics[best].get("robustness_auc", {}):
+        candidate_metrics["auc_jpeg_q75"] = float(metrics[best]["robustness_auc"]["jpeg_q75"])
+    tags = {"detector": best, **tracking.provenance_tags(Path.cwd())}
+    params_used = {
+        "model_name": cfg.detector.model_name,
+        "primary_metric": PRIMARY_METRIC,
+        "candidates": list(cfg.detector.detectors),
+    }
+    with tracking.stage_run("register_detector", cfg.registry.experiment, params_used, tags):
+        mlflow.log_metrics(
+            {
+                f"{n}.{PRIMARY_METRIC}": metrics[n]["test"][PRIMARY_METRIC]
+                for n in metrics
+                if n in cfg.detector.detectors
+            }
+        )
+
+        def log_model() -> str:
+            info = mlflow.pyfunc.log_model(
+                name="detector", python_model=str(PYFUNC_CODE), artifacts={"detector": str(weights)}
+            )
+            return info.model_uri
+
+        candidate = registry.Candidate(
+            weights=weights, metrics=candidate_metrics, log_model=log_model, tags=tags
+        )
+        decision = registry.register(
+            cfg.detector.model_name, candidate, primary=PRIMARY_METRIC, lower_is_better=False
+        )
+        decision["detector"] = best
+        mlflow.set_tags({"decision": decision["alias"], "decision_reason": decision["reason"]})
+    atomic.write_json(out, decision)
+    return decision

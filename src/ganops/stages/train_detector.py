@@ -1,0 +1,68 @@
+"""The `train_detector@NAME` stage: one detector on detector_train reals vs every variant's train fakes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import mlflow
+import numpy as np
+
+from ganops.config.params import Params
+from ganops.core import atomic
+from ganops.core.artifacts import DETECTOR_META
+from ganops.data.dataset import load_split
+from ganops.detection.fakes import load_fakes
+from ganops.tracking import runs as tracking
+
+if TYPE_CHECKING:
+    from ganops.detection.training import TrainedDetector
+
+
+def run(
+    cfg: Params, name: str, data_dir: Path, fakes_dir: Path, out_dir: Path, device: str
+) -> TrainedDetector:
+    """Train detector `name` on detector_train reals vs every variant's train fakes; save to out_dir."""
+    from ganops.detection.io import save_detector
+    from ganops.detection.training import train_detector
+
+    if name not in cfg.detector.detectors:
+        raise ValueError(
+            f"detector.detectors: {name!r} is not listed (listed: {', '.join(cfg.detector.detectors)})"
+        )
+    variants = list(cfg.gan.variants)
+    real, _ = load_split(data_dir, "detector_train")
+    fakes = load_fakes(fakes_dir, variants, "train")
+    dcfg = cfg.detector
+    params_used = {
+        "seed": cfg.seed,
+        "detector": name,
+        "device": device,
+        "generators": variants,
+        "validation_fraction": dcfg.validation_fraction,
+        "threshold_rule": dcfg.threshold_rule,
+        "target_fpr": dcfg.target_fpr,
+        name: getattr(dcfg, name).model_dump(),
+    }
+    with tracking.stage_run("train_detector", cfg.registry.experiment, params_used, {"detector": name}):
+        mlflow.set_tag("mlflow.runName", f"train_detector/{name}")
+        trained = train_detector(
+            name,
+            real,
+            np.concatenate(list(fakes.values())),
+            dcfg,
+            cfg.seed,
+            generators=variants,
+            device=device,
+        )
+        # Wall-clock time goes to MLflow, not into detector.pt: the same data, params and seed must give
+        # the same bytes, so the registry (keyed by the file's sha256) does not register a retrain twice.
+        train_seconds = trained.meta.pop("train_seconds", float("nan"))
+        with atomic.atomic_dir(out_dir) as tmp:
+            save_detector(trained, tmp)
+        validation = trained.meta["validation"]
+        mlflow.log_metrics({f"validation.{k}": float(v) for k, v in validation.items()})
+        mlflow.log_metrics({"train_seconds": train_seconds, "threshold": trained.threshold})
+        trained.meta["train_seconds"] = train_seconds
+        mlflow.log_artifact(str(out_dir / DETECTOR_META))
+    return trained

@@ -1,0 +1,83 @@
+"""The `train_gan@VARIANT` stage: one image-GAN variant on the shared loop, resumable.
+
+Each checkpoint is scored with a cheap FID/IS against gan_train images (curves in quality.csv and
+MLflow); generator.pt is the checkpoint with the best probe FID. Checkpoints live in a folder keyed
+by a hash of everything that defines the run (the run key), so a params change starts afresh while a
+killed run with the same params resumes; the folder is removed once training ends.
+
+Multi-GPU: `torchrun --nproc_per_node=N -m ganops.cli.main train-gan VARIANT` trains with DDP, one
+process per GPU (batch_size per GPU); rank 0 alone logs to MLflow and writes the outputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import mlflow
+
+from ganops.config.params import Params
+from ganops.core import distributed
+from ganops.core.artifacts import GENERATOR, INTERPOLATION, LOSSES_CSV, QUALITY_CSV, SAMPLES
+from ganops.core.devices import pick_device
+from ganops.data.dataset import dataset_hash, load_manifest, load_split
+from ganops.evaluation.evaluator import load_evaluator
+from ganops.evaluation.quality import make_quality_probe
+from ganops.image.export import load_generator, save_interpolation_gif
+from ganops.image.family import train_gan
+from ganops.tracking import runs as tracking
+from ganops.training.loop import TrainResult
+
+
+def run(
+    cfg: Params, variant: str, data: Path, evaluator: Path, out: Path, checkpoints: Path
+) -> TrainResult | None:
+    """Train `variant`; returns its TrainResult on rank 0 (None on the other DDP ranks)."""
+    vcfg = cfg.gan.variants[variant]
+    dist = distributed.init_from_env(cfg.gan.device)  # single process unless under torchrun
+    try:
+        manifest = load_manifest(data)
+        images, labels = load_split(data, "gan_train")
+        # the probe scores against gan_train images, never the test split that evaluate_gan reports on
+        net = load_evaluator(evaluator, device=dist.device or pick_device(cfg.gan.device))
+        probe = make_quality_probe(net, images, cfg.evaluate.probe_num_images, cfg.seed)
+        params_used = {
+            "seed": cfg.seed,
+            "variant": vcfg.model_dump(),
+            "gan": cfg.gan.model_dump(exclude={"variants"}),
+            "probe_num_images": cfg.evaluate.probe_num_images,
+        }
+        tags = {"variant": variant, "data_sha256": dataset_hash(manifest)}
+        run_key = hashlib.sha256(json.dumps({**params_used, **tags}, sort_keys=True).encode()).hexdigest()[
+            :12
+        ]
+        run_checkpoints = checkpoints / run_key
+        train = dict(
+            quality=probe, quality_key=probe.fid_key, dist=dist, class_names=manifest.get("class_names")
+        )
+        if not dist.is_main:  # other ranks train in step with rank 0 and write nothing
+            train_gan(variant, vcfg, cfg.gan, images, labels, out, run_checkpoints, cfg.seed, **train)
+            return None
+        with tracking.stage_run("train_gan", cfg.registry.experiment, params_used, tags):
+            result = train_gan(variant, vcfg, cfg.gan, images, labels, out, run_checkpoints, cfg.seed,
+                               log=lambda step, values: mlflow.log_metrics(values, step=step), **train)  # fmt: skip
+            shutil.rmtree(run_checkpoints, ignore_errors=True)
+            checkpoints.mkdir(parents=True, exist_ok=True)  # DVC's persistent output must exist
+            mlflow.log_metrics(
+                {"images_per_second": result.images_per_second, "quality_seconds": result.quality_seconds}
+            )
+            if result.best_step is not None:
+                mlflow.log_metrics(
+                    {"best_step": result.best_step, f"best_{probe.fid_key}": result.best_quality}
+                )
+                mlflow.set_tag("best_step", str(result.best_step))
+            G, meta = load_generator(out / GENERATOR)
+            save_interpolation_gif(out / INTERPOLATION, G, meta, seed=cfg.seed)
+            for name in (SAMPLES, INTERPOLATION, LOSSES_CSV, QUALITY_CSV):
+                if (out / name).is_file():
+                    mlflow.log_artifact(str(out / name))
+        return result
+    finally:
+        distributed.shutdown()

@@ -1,0 +1,196 @@
+"""The video family for the shared loop: parts, one training step, and the `mocogan` / `vgan` entries.
+
+One step = `n_critic` D updates then one G update, then the EMA update:
+- D: video D on real vs generated clips (B, T, C, H, W); for MoCoGAN also the image D on
+  `image_d_frames` frames sampled per clip, weighted by `image_d_weight`; optional R1 on real inputs.
+- G: the same terms with the generator's loss.
+All randomness (z, sampled frame indices) comes from the global torch RNG, which the loop seeds and
+checkpoints, so a resumed run repeats an uninterrupted one bit for bit.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganops.training.ema import make_ema, update_ema
+from ganops.training.losses import LOSSES, r1_penalty
+from ganops.video._contract import BuildContext, Family, NextBatch
+from ganops.video.architectures import build_video_models, get_arch
+from ganops.video.export import export_generator, sampler, save_samples
+from ganops.video.options import validate_video_variant
+
+STREAM = "clips"  # next_batch(STREAM) -> {"clip": (B, T, C, H, W) in [-1, 1], "label": (B,) int64}
+VIDEO_KEYS = ("d_loss", "g_loss", "d_video", "g_video", "real_logit_video", "fake_logit_video")
+IMAGE_KEYS = ("d_image", "g_image")
+
+
+@dataclass
+class VideoParts:
+    cfg: Any
+    arch: str
+    clip_shape: tuple[int, int, int, int]  # (T, C, H, W)
+    num_classes: int  # 0 when unconditional
+    G: nn.Module
+    G_ema: nn.Module | None  # None when ema_decay == 0
+    D_video: nn.Module
+    D_image: nn.Module | None  # MoCoGAN only
+    opt_G: torch.optim.Optimizer
+    opt_D: torch.optim.Optimizer  # over both discriminators (Adam is per parameter: same as two)
+
+    def modules(self) -> dict[str, nn.Module]:
+        named = {"G": self.G, "G_ema": self.G_ema, "D_video": self.D_video, "D_image": self.D_image}
+        return {name: module for name, module in named.items() if module is not None}
+
+    def state_dict(self) -> dict:
+        state = {name: module.state_dict() for name, module in self.modules().items()}
+        return state | {"opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict()}
+
+    def load_state_dict(self, state: dict, device: str) -> None:
+        missing = sorted((set(self.modules()) | {"opt_G", "opt_D"}) - set(state))
+        if missing:
+            raise ValueError(
+                f"video checkpoint: missing {', '.join(missing)} (was it written by another arch?)"
+            )
+        for name, module in self.modules().items():
+            module.load_state_dict(state[name])
+            module.to(device)
+        self.opt_G.load_state_dict(state["opt_G"])  # moves optimiser state to the parameters' device
+        self.opt_D.load_state_dict(state["opt_D"])
+
+
+def build_parts(ctx: BuildContext, arch: str) -> VideoParts:
+    cfg = ctx.cfg
+    if getattr(cfg, "arch", arch) != arch:
+        raise ValueError(f"video.variants.{ctx.variant}.arch: {cfg.arch!r} given to the {arch} family")
+    clip_shape = tuple(int(s) for s in ctx.shapes[STREAM]["clip"])
+    validate_video_variant(cfg, clip_shape, ctx.num_classes, ctx.variant)
+    num_classes = ctx.num_classes if cfg.conditional else 0
+    with torch.random.fork_rng(devices=[]):  # seeded initialisation that leaves the global RNG alone
+        torch.manual_seed(ctx.seed)
+        G, D_video, D_image = build_video_models(cfg, clip_shape, num_classes)
+    G, D_video = G.to(ctx.device), D_video.to(ctx.device)
+    D_image = D_image.to(ctx.device) if D_image is not None else None
+    G_ema = make_ema(G) if cfg.ema_decay > 0 else None
+    d_params = list(D_video.parameters()) + (list(D_image.parameters()) if D_image is not None else [])
+    betas = (cfg.beta1, cfg.beta2)
+    return VideoParts(
+        cfg,
+        arch,
+        clip_shape,
+        num_classes,
+        G,
+        G_ema,
+        D_video,
+        D_image,
+        torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=betas),
+        torch.optim.Adam(d_params, lr=cfg.lr_d, betas=betas),
+    )
+
+
+def sample_frames(
+    clips: torch.Tensor, y: torch.Tensor | None, count: int
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """`count` random frames per clip: (B, T, C, H, W) -> (B * count, C, H, W), labels repeated."""
+    batch, frames = clips.shape[:2]
+    index = torch.randint(frames, (batch, count), device=clips.device)  # (B, k)
+    picked = clips[torch.arange(batch, device=clips.device)[:, None], index]  # (B, k, C, H, W)
+    return picked.flatten(0, 1), (y.repeat_interleave(count) if y is not None else None)
+
+
+def _labels(parts: VideoParts, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    if not parts.num_classes:
+        return None
+    y = batch["label"]
+    assert bool((y >= 0).all()), "conditional video model got unlabelled clips (label -1)"
+    return y
+
+
+def d_step(parts: VideoParts, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    cfg, loss = parts.cfg, LOSSES[parts.cfg.loss]
+    real, y = batch["clip"], _labels(parts, batch)  # (B, T, C, H, W)
+    z = torch.randn(len(real), parts.G.z_dim, device=real.device)
+    with torch.no_grad():
+        fake = parts.G(z, y)
+    real_logit, fake_logit = parts.D_video(real, y), parts.D_video(fake, y)
+    d_video = loss.d_loss(real_logit, fake_logit, cfg.label_smoothing)
+    total, out = d_video, {"d_video": d_video.detach()}
+    if cfg.r1_weight > 0:
+        total = total + cfg.r1_weight / 2 * r1_penalty(parts.D_video, real, y)
+    if parts.D_image is not None:
+        real_frames, y_frames = sample_frames(real, y, cfg.image_d_frames)
+        fake_frames, _ = sample_frames(fake, y, cfg.image_d_frames)
+        d_image = loss.d_loss(
+            parts.D_image(real_frames, y_frames), parts.D_image(fake_frames, y_frames), cfg.label_smoothing
+        )
+        total = total + cfg.image_d_weight * d_image
+        if cfg.r1_weight > 0:
+            total = total + cfg.r1_weight / 2 * r1_penalty(parts.D_image, real_frames, y_frames)
+        out["d_image"] = d_image.detach()
+    parts.opt_D.zero_grad(set_to_none=True)
+    total.backward()
+    parts.opt_D.step()
+    out |= {
+        "d_loss": total.detach(),
+        "real_logit_video": real_logit.detach().mean(),
+        "fake_logit_video": fake_logit.detach().mean(),
+    }
+    return out
+
+
+def g_step(
+    parts: VideoParts, y: torch.Tensor | None, batch_size: int, device: torch.device
+) -> dict[str, torch.Tensor]:
+    cfg, loss = parts.cfg, LOSSES[parts.cfg.loss]
+    z = torch.randn(batch_size, parts.G.z_dim, device=device)
+    fake = parts.G(z, y)  # (B, T, C, H, W)
+    discriminators = [D for D in (parts.D_video, parts.D_image) if D is not None]
+    for D in discriminators:
+        D.requires_grad_(False)  # G's step computes (and keeps) no D gradients
+    g_video = loss.g_loss(parts.D_video(fake, y))
+    total, out = g_video, {"g_video": g_video.detach()}
+    if parts.D_image is not None:
+        frames, y_frames = sample_frames(fake, y, cfg.image_d_frames)
+        g_image = loss.g_loss(parts.D_image(frames, y_frames))
+        total = total + cfg.image_d_weight * g_image
+        out["g_image"] = g_image.detach()
+    parts.opt_G.zero_grad(set_to_none=True)
+    total.backward()
+    parts.opt_G.step()
+    for D in discriminators:
+        D.requires_grad_(True)
+    return out | {"g_loss": total.detach()}
+
+
+def train_step(parts: VideoParts, next_batch: NextBatch, step: int) -> dict[str, torch.Tensor]:
+    """n_critic D updates, one G update, EMA; `step` = G updates done before this one."""
+    for _ in range(parts.cfg.n_critic):
+        batch = next_batch(STREAM)
+        logs = d_step(parts, batch)
+    real = batch["clip"]
+    logs |= g_step(parts, _labels(parts, batch), len(real), real.device)
+    if parts.G_ema is not None:
+        update_ema(parts.G_ema, parts.G, parts.cfg.ema_decay, step)
+    return logs
+
+
+def make_family(arch: str) -> Family:
+    keys = VIDEO_KEYS + (IMAGE_KEYS if get_arch(arch).image_discriminator else ())
+    return Family(
+        name=arch,
+        log_keys=keys,
+        build=functools.partial(build_parts, arch=arch),
+        train_step=train_step,
+        sampler=sampler,
+        save_samples=save_samples,
+        export=export_generator,
+    )
+
+
+def video_families() -> dict[str, Family]:
+    """`mocogan` and the 3D-conv baseline `vgan`, built on call (nothing at import time)."""
+    return {arch: make_family(arch) for arch in ("mocogan", "vgan")}
