@@ -23,7 +23,8 @@ from ganops.data.dataset import BUILTIN_SOURCES
 from ganops.evaluation.evaluator import load_evaluator, save_evaluator, train_evaluator
 from ganops.evaluation.quality import SAMPLE_BATCH_SIZE, make_quality_probe
 from ganops.image.architectures import build_generator
-from ganops.image.export import config_dict, sample_images
+from ganops.config.plain import config_dict
+from ganops.image.export import sample_images
 
 VARIANTS = {  # the params.yaml defaults
     "seed_mlp": VariantConfig(arch="mlp", loss="minimax", z_dim=100, width=128),
@@ -59,7 +60,7 @@ def main() -> None:
         net = load_evaluator(args.evaluator)
     real = images[2000:]  # stands in for gan_train (3,000 digits)
     start = time.perf_counter()
-    probe = make_quality_probe(net, real, args.num_images, seed=0)
+    probe = make_quality_probe(net, real, args.num_images, seed=0, sample=sample_images)
     seconds = time.perf_counter() - start
     print(f"build probe ({probe.real_count} real images through the evaluator): {seconds:.2f} s")
     for name, cfg in VARIANTS.items():

@@ -10,6 +10,7 @@ from torch import nn
 from ganops.evaluation.evaluator import TASK_ROTATION, build_evaluator
 from ganops.evaluation.metrics import compute_features
 from ganops.evaluation.quality import lower_is_better, make_quality_probe, probe_key
+from ganops.image.export import sample_images
 from ganops.image.family import train_gan
 from ganops.training.loop import TrainingInterrupted
 
@@ -67,7 +68,7 @@ def test_probe_keys_name_network_count_and_reference_set():
 
 def test_probe_fid_real_vs_same_real_is_zero_and_noise_is_far():
     real = blobs(300)
-    probe = make_quality_probe(evaluator(), real, num_images=300, seed=0)
+    probe = make_quality_probe(evaluator(), real, num_images=300, seed=0, sample=sample_images)
     assert probe.real_count == 300 and probe.keys == ["fid_300_domain_train", "is_300_domain_train"]
     rng_before = torch.get_rng_state()
     same = FixedImages(real[::-1].copy()).train()  # the very same images, in another order
@@ -88,22 +89,24 @@ def test_probe_fid_real_vs_same_real_is_zero_and_noise_is_far():
 def test_probe_uses_a_fixed_subset_and_rejects_bad_input():
     real = blobs(400)
     net = evaluator()
-    a = make_quality_probe(net, real, num_images=200, seed=3)
+    a = make_quality_probe(net, real, num_images=200, seed=3, sample=sample_images)
     assert all(p.is_contiguous() for p in net.parameters())  # the caller's network is left as it was
     mu = compute_features(net, real, 500)[0].astype(np.float64).mean(axis=0)
     assert not np.allclose(a.real_mu, mu, atol=1e-6)  # a subset of 200 of the 400, not all of them
-    b = make_quality_probe(evaluator(), real, num_images=200, seed=3)
+    b = make_quality_probe(evaluator(), real, num_images=200, seed=3, sample=sample_images)
     assert a.real_count == 200 and np.array_equal(a.real_mu, b.real_mu)
     assert a(Noise(), META) == b(Noise(), META)  # deterministic for a given seed
     with pytest.raises(ValueError, match=r"expected \[0, 1\]"):
-        make_quality_probe(evaluator(), real * 255, num_images=200, seed=0)
+        make_quality_probe(evaluator(), real * 255, num_images=200, seed=0, sample=sample_images)
     with pytest.raises(ValueError, match="num_images must be at least 2"):
-        make_quality_probe(evaluator(), real, num_images=1, seed=0)
+        make_quality_probe(evaluator(), real, num_images=1, seed=0, sample=sample_images)
     with pytest.warns(UserWarning, match="rank-deficient"):
-        make_quality_probe(evaluator(), real, num_images=10, seed=0)
+        make_quality_probe(evaluator(), real, num_images=10, seed=0, sample=sample_images)
     rotation = evaluator()
     rotation.task = TASK_ROTATION
-    assert make_quality_probe(rotation, real, num_images=200, seed=0).keys == ["fid_200_domain_train"]
+    assert make_quality_probe(rotation, real, num_images=200, seed=0, sample=sample_images).keys == [
+        "fid_200_domain_train"
+    ]
 
 
 # --- the probe inside the training loop ---
@@ -176,7 +179,7 @@ RESUME_CFG = dict(loss="wgan_gp", n_critic=2, diffaugment=True, conditional=True
 
 def test_resume_with_a_real_probe_is_bit_exact(tmp_path):
     images, labels = data()
-    probe = make_quality_probe(evaluator(), blobs(64), num_images=64, seed=0)
+    probe = make_quality_probe(evaluator(), blobs(64), num_images=64, seed=0, sample=sample_images)
     key = probe.fid_key
     c = cfg(**RESUME_CFG)
     a = train_gan(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +69,9 @@ class QualityProbe:
     real_count: int
     fid_key: str
     is_key: str | None  # None for a rotation-task evaluator (its "classes" are rotations: no IS)
+    # sample(G, meta, num, seed, batch_size, device) -> float32 (num, C, H, W) in [0, 1]: the family's sampler
+    # (e.g. ganops.image.export.sample_images), injected so evaluation never imports a model family
+    sample: Callable[..., np.ndarray] | None = None
     seconds: list[float] = field(default_factory=list)  # wall time of each call
 
     @property
@@ -77,11 +81,10 @@ class QualityProbe:
     def __call__(self, G: nn.Module, meta: dict[str, Any]) -> dict[str, float]:
         from ganops.evaluation.frechet import frechet_distance, mean_and_covariance
         from ganops.evaluation.metrics import compute_features, inception_score_from_logits
-        from ganops.image.export import sample_images
 
         started = time.perf_counter()
         device = next(iter(G.parameters()), torch.empty(0)).device
-        fake = sample_images(G, meta, self.num_images, self.seed, SAMPLE_BATCH_SIZE, device=str(device))
+        fake = self.sample(G, meta, self.num_images, self.seed, SAMPLE_BATCH_SIZE, device=str(device))
         features, logits = compute_features(  # (N, d), (N, K)
             self.evaluator, fake, FEATURE_BATCH_SIZE, "quality probe: generated images"
         )
@@ -94,7 +97,12 @@ class QualityProbe:
 
 
 def make_quality_probe(
-    evaluator: FeatureNetwork, real_images: np.ndarray, num_images: int, seed: int
+    evaluator: FeatureNetwork,
+    real_images: np.ndarray,
+    num_images: int,
+    seed: int,
+    *,
+    sample: Callable[..., np.ndarray],
 ) -> QualityProbe:
     """A cheap FID/IS probe of a generator against `real_images`, float32 (N, C, H, W) in [0, 1].
 
@@ -146,4 +154,5 @@ def make_quality_probe(
         real_count=count,
         fid_key=probe_key(K.FID, num_images, space),
         is_key=probe_key(K.IS, num_images, space) if classes else None,
+        sample=sample,
     )

@@ -25,7 +25,7 @@ from ganops.core.devices import pick_device
 from ganops.data.dataset import dataset_hash, load_manifest, load_split
 from ganops.evaluation.evaluator import load_evaluator
 from ganops.evaluation.quality import make_quality_probe
-from ganops.image.export import load_generator, save_interpolation_gif
+from ganops.image.export import load_generator, sample_images, save_interpolation_gif
 from ganops.image.family import train_gan
 from ganops.tracking import runs as tracking
 from ganops.training.loop import TrainResult
@@ -42,7 +42,7 @@ def run(
         images, labels = load_split(data, "gan_train")
         # the probe scores against gan_train images, never the test split that evaluate_gan reports on
         net = load_evaluator(evaluator, device=dist.device or pick_device(cfg.gan.device))
-        probe = make_quality_probe(net, images, cfg.evaluate.probe_num_images, cfg.seed)
+        probe = make_quality_probe(net, images, cfg.evaluate.probe_num_images, cfg.seed, sample=sample_images)
         params_used = {
             "seed": cfg.seed,
             "variant": vcfg.model_dump(),

@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
-import random
 import sys
 import time
 from collections.abc import Callable
@@ -52,6 +50,7 @@ from ganops.evaluation.metric_keys import lower_is_better
 from ganops.training.checkpoint import CHECKPOINT, RunState, load_checkpoint, run_config_mismatch
 from ganops.training.csv_log import append_row, write_csv
 from ganops.training.data_order import DataOrder
+from ganops.training.determinism import Deterministic, seed_everything
 from ganops.training.family import BuildContext, Family
 from ganops.training.guard import DivergenceError, NonFiniteGuard
 
@@ -77,12 +76,6 @@ class TrainResult:
     best_step: int | None = None  # checkpoint step whose model was exported (None without a probe)
     best_quality: float | None = None  # its `quality_key` value
     quality_seconds: float = 0.0  # wall time spent in the quality probe in this call (part of `seconds`)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)  # noqa: NPY002 (seed the legacy global RNG for third-party code)
-    torch.manual_seed(seed)
 
 
 def data_fingerprint(streams: dict[str, dict[str, np.ndarray]]) -> str:
@@ -125,23 +118,6 @@ def _improves(value: float, best: dict[str, Any], lower_better: bool) -> bool:
     return value < best["value"] if lower_better else value > best["value"]
 
 
-class _Deterministic:
-    """torch.use_deterministic_algorithms for the duration of a run, restored afterwards."""
-
-    def __init__(self, on: bool, device: str) -> None:
-        self.on, self.device, self.previous = on, device, torch.are_deterministic_algorithms_enabled()
-
-    def __enter__(self) -> None:
-        if self.on and not self.previous:
-            if self.device.startswith("cuda"):
-                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-            torch.use_deterministic_algorithms(True)
-
-    def __exit__(self, *exc: object) -> None:
-        if torch.are_deterministic_algorithms_enabled() != self.previous:
-            torch.use_deterministic_algorithms(self.previous)
-
-
 def train(
     family: Family,
     variant: str,
@@ -171,18 +147,53 @@ def train(
     (lower is better for FID/KID, higher for IS). The probe must not touch the global RNGs.
     config_key: how messages name the variant's config (default `<family>.variants.<variant>`).
     """
-    from tqdm import tqdm
-
     out_dir, checkpoint_dir = Path(out_dir), Path(checkpoint_dir)
-    config_key = config_key or f"{family.name}.variants.{variant}"
-    _check_streams(streams, cfg.batch_size, config_key, dist.world_size)
+    _check_streams(
+        streams, cfg.batch_size, config_key or f"{family.name}.variants.{variant}", dist.world_size
+    )
     if quality_key is not None and quality is None:
         raise ValueError(f"quality_key {quality_key!r} given without a quality probe to compute it")
     device = dist.device or pick_device(gan.device)
+    shapes = {s: {k: tuple(int(d) for d in v.shape[1:]) for k, v in a.items()} for s, a in streams.items()}
+    run_config = _run_config(family, variant, cfg, seed, shapes, num_classes, streams, quality_key, dist)
+    checkpoint_path = checkpoint_dir / CHECKPOINT
+    with Deterministic(bool(getattr(gan, "deterministic", False)), device):
+        # --- setup: seed, build, maybe resume ---
+        seed_everything(seed)
+        ctx = BuildContext(
+            cfg, device, shapes, num_classes, variant, seed, gan, dist.enabled, tuple(class_names or ())
+        )
+        parts = family.build(ctx)
+        if dist.enabled:
+            seed_everything(seed + dist.rank)  # same initial weights, different noise per rank
+        rank, world = dist.rank, dist.world_size
+        orders = {  # stream k draws its order from seed + k
+            name: DataOrder(len(next(iter(a.values()))), cfg.batch_size, seed + k, rank, world, device)
+            for k, (name, a) in enumerate(streams.items())
+        }
+        channels_last = bool(getattr(gan, "channels_last", False))
+        data = {
+            s: {k: _to_device(v, device, channels_last) for k, v in a.items()} for s, a in streams.items()
+        }
+        state = RunState(run_config, parts, orders)
+        resumed_from = _resume(state, checkpoint_path, device, seed, dist, variant)
+        if dist.enabled:
+            barrier()  # every rank has read the checkpoint before rank 0 may overwrite it
+        meta = {"variant_config": config_dict(cfg), "num_classes": num_classes}
+        session = _Session(family, cfg, state, data, out_dir, checkpoint_path, seed, meta, variant, dist,
+                           log, quality, quality_key)  # fmt: skip
+        result = session.run(stop_after)
+        if dist.enabled:
+            barrier()  # rank 0's files are complete when any rank returns
+    result.device, result.resumed_from = device, resumed_from
+    return result
+
+
+def _run_config(
+    family, variant, cfg, seed, shapes, num_classes, streams, quality_key, dist
+) -> dict[str, Any]:
+    """Everything that defines the run's maths: a checkpoint made with other values is refused."""
     schedule = getattr(type(cfg), "schedule_fields", SCHEDULE_FIELDS)
-    shapes = {
-        s: {k: tuple(int(d) for d in v.shape[1:]) for k, v in arrays.items()} for s, arrays in streams.items()
-    }
     run_config = {
         "family": family.name,
         "variant": variant,
@@ -195,162 +206,173 @@ def train(
     }
     if dist.enabled:  # a shard position means nothing under another process count
         run_config["world_size"] = dist.world_size
-    meta = {"variant_config": config_dict(cfg), "num_classes": num_classes}
-    checkpoint_path = checkpoint_dir / CHECKPOINT
-    with _Deterministic(bool(getattr(gan, "deterministic", False)), device):
-        # --- setup: seed, build, maybe resume ---
-        seed_everything(seed)
-        ctx = BuildContext(
-            cfg, device, shapes, num_classes, variant, seed, gan, dist.enabled, tuple(class_names or ())
+    return run_config
+
+
+def _resume(state: RunState, path: Path, device: str, seed: int, dist: DistInfo, variant: str) -> int | None:
+    """Load `path` into `state` when it exists; returns the step resumed from (None: a fresh run)."""
+    if not path.is_file():
+        return None
+    ckpt = load_checkpoint(path)
+    differing = run_config_mismatch(ckpt, state.config)
+    if differing:
+        raise ValueError(
+            f"{path}: checkpoint was made with different settings ({', '.join(differing)}); "
+            "delete it to start afresh"
         )
-        parts = family.build(ctx)
-        if dist.enabled:
-            seed_everything(seed + dist.rank)  # same initial weights, different noise per rank
-        orders = {
-            name: DataOrder(len(next(iter(arrays.values()))), cfg.batch_size, seed + k, dist.rank, dist.world_size, device)
-            for k, (name, arrays) in enumerate(streams.items())
-        }  # fmt: skip
-        channels_last = bool(getattr(gan, "channels_last", False))
-        data = {
-            s: {k: _to_device(v, device, channels_last) for k, v in a.items()} for s, a in streams.items()
-        }
-        state = RunState(run_config, parts, orders)
-        if checkpoint_path.is_file():
-            ckpt = load_checkpoint(checkpoint_path)
-            differing = run_config_mismatch(ckpt, run_config)
-            if differing:
-                raise ValueError(
-                    f"{checkpoint_path}: checkpoint was made with different settings "
-                    f"({', '.join(differing)}); delete it to start afresh"
-                )
-            state.load_state_dict(ckpt, device)
-            if dist.enabled:  # the checkpoint holds rank 0's RNG state: give each rank its own again
-                seed_everything(seed + dist.rank + dist.world_size * state.step)
-            if dist.is_main:
-                print(f"resuming {variant} from step {state.step}")
-        resumed_from = state.step if checkpoint_path.is_file() else None
-        if dist.enabled:
-            barrier()  # every rank has read the checkpoint before rank 0 may overwrite it
-        result = _run(family, cfg, state, data, out_dir, checkpoint_path, seed, meta, log, stop_after,
-                      quality, quality_key, dist, tqdm, variant)  # fmt: skip
-        if dist.enabled:
-            barrier()  # rank 0's files are complete when any rank returns
-    result.device, result.resumed_from = device, resumed_from
-    return result
-
-
-def _run(family, cfg, state, data, out_dir, checkpoint_path, seed, meta, log, stop_after, quality,
-         quality_key, dist, tqdm, variant) -> TrainResult:  # fmt: skip
-    """The training phase of `train`: steps, logging, checkpoints, probes and the final export."""
-    parts, log_keys = state.parts, family.log_keys
-    losses_csv, quality_csv = out_dir / LOSSES_CSV, out_dir / QUALITY_CSV
+    state.load_state_dict(ckpt, device)
+    if dist.enabled:  # the checkpoint holds rank 0's RNG state: give each rank its own again
+        seed_everything(seed + dist.rank + dist.world_size * state.step)
     if dist.is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_csv(losses_csv, state.history, log_keys)
-        if quality is not None:
-            write_csv(quality_csv, state.quality_history, state.quality_columns)
-    lower_better = quality_key is not None and lower_is_better(quality_key)
-    quality_seconds = 0.0
+        print(f"resuming {variant} from step {state.step}")
+    return state.step
 
-    def export(model: nn.Module) -> None:
-        if dist.is_main:
-            family.export(parts, model, out_dir)
 
-    def next_batch(stream: str) -> dict[str, torch.Tensor]:
-        idx = state.orders[stream].next_indices()  # already on the device
-        return {k: v[idx] for k, v in data[stream].items()}
+@dataclass
+class _Session:
+    """The training phase of `train`: steps, logging, checkpoints, probes and the final export."""
 
-    def checkpoint() -> None:
-        if dist.is_main:
-            state.save(checkpoint_path)
-            family.save_samples(parts, out_dir, state.step, seed)
+    family: Family
+    cfg: Any
+    state: RunState
+    data: dict[str, dict[str, torch.Tensor]]
+    out_dir: Path
+    checkpoint_path: Path
+    seed: int
+    meta: dict[str, Any]
+    variant: str
+    dist: DistInfo
+    log: Callable[[int, dict[str, float]], None] | None
+    quality: Callable[[nn.Module, dict[str, Any]], dict[str, float]] | None
+    quality_key: str | None
+    quality_seconds: float = 0.0
 
-    def probe_quality() -> None:
+    @property
+    def parts(self) -> Any:
+        return self.state.parts
+
+    def export(self, model: nn.Module) -> None:
+        if self.dist.is_main:
+            self.family.export(self.parts, model, self.out_dir)
+
+    def next_batch(self, stream: str) -> dict[str, torch.Tensor]:
+        idx = self.state.orders[stream].next_indices()  # already on the device
+        return {k: v[idx] for k, v in self.data[stream].items()}
+
+    def checkpoint(self) -> None:
+        if self.dist.is_main:
+            self.state.save(self.checkpoint_path)
+            self.family.save_samples(self.parts, self.out_dir, self.state.step, self.seed)
+
+    def probe_quality(self) -> None:
         """Score the model we export; keep (and export) it when `quality_key` improves."""
-        nonlocal quality_seconds
         started = time.perf_counter()
-        metrics = {str(k): float(v) for k, v in quality(family.sampler(parts), meta).items()}
-        quality_seconds += time.perf_counter() - started
-        state.record_quality(metrics, quality_key, checkpoint_path)
-        write_csv(quality_csv, state.quality_history, state.quality_columns)
-        if log is not None:
-            log(state.step, metrics)
-        if quality_key is not None and _improves(metrics[quality_key], state.best, lower_better):
-            sampler = family.sampler(parts)
+        metrics = {
+            str(k): float(v) for k, v in self.quality(self.family.sampler(self.parts), self.meta).items()
+        }
+        self.quality_seconds += time.perf_counter() - started
+        self.state.record_quality(metrics, self.quality_key, self.checkpoint_path)
+        write_csv(self.out_dir / QUALITY_CSV, self.state.quality_history, self.state.quality_columns)
+        if self.log is not None:
+            self.log(self.state.step, metrics)
+        key = self.quality_key
+        if key is not None and _improves(metrics[key], self.state.best, lower_is_better(key)):
+            sampler = self.family.sampler(self.parts)
             weights = {k: v.detach().cpu().clone() for k, v in sampler.state_dict().items()}
-            state.best = {"step": state.step, "value": metrics[quality_key], "G": weights}
-            export(sampler)  # the best so far is on disk even if the run dies later
+            self.state.best = {"step": self.state.step, "value": metrics[key], "G": weights}
+            self.export(sampler)  # the best so far is on disk even if the run dies later
 
-    # --- train ---
-    device = next(iter(state.orders.values())).device
-    guard_every = 1 if device == "cpu" else cfg.log_every  # a device sync per check on CUDA
-    guard = NonFiniteGuard(device, log_keys)
-    images_per_step = cfg.batch_size * getattr(cfg, "n_critic", 1)
-    last: dict[str, float] = {}
-    bar = tqdm(
-        total=cfg.num_steps, initial=state.step, desc=variant, unit="step", file=sys.stderr, leave=False,
-        disable=not dist.is_main,
-    )  # fmt: skip
-    start_step, started = state.step, time.perf_counter()
-    with bar:
-        while state.step < cfg.num_steps:
-            values = family.train_step(parts, next_batch, state.step)
-            state.step += 1
-            step = state.step
-            guard.update(values, step)
-            bar.update(1)
-            due_log = step % cfg.log_every == 0 or step == cfg.num_steps
-            due_checkpoint = step % cfg.checkpoint_every == 0 or step == cfg.num_steps
-            # every rank checks at the same steps, so all stop together, naming the first bad one
-            if step % guard_every == 0 or due_log or due_checkpoint:
-                bad = guard.first_bad()
-                if bad is not None:
-                    raise DivergenceError(
-                        f"{variant}: loss became NaN/inf at step {bad}; last good checkpoint kept in "
-                        f"{checkpoint_path} (try a lower lr, another loss, or gp/r1 regularisation)"
-                    )
-            if due_log:
-                logged = torch.stack([values[k].float() for k in log_keys])
-                if dist.enabled:
-                    logged = all_reduce_mean(logged)
-                last = dict(zip(log_keys, logged.tolist(), strict=True))
-            if due_log and dist.is_main:
-                state.history.append([step, *(last[k] for k in log_keys)])
-                append_row(losses_csv, state.history[-1])
-                rate = (step - start_step) * images_per_step / (time.perf_counter() - started)
-                shown = {k.split("_")[-1][:6]: f"{last[k]:.3f}" for k in log_keys[:2]}
-                bar.set_postfix(img_s=f"{rate:.0f}", **shown)
-                if log is not None:
-                    log(step, last)
-            if due_checkpoint:
-                if quality is not None and dist.is_main:
-                    probe_quality()
-                checkpoint()
-            if stop_after is not None and step >= stop_after:
-                raise TrainingInterrupted(f"stopped after step {step} (test hook)")
-    seconds = time.perf_counter() - started
-    if state.step == start_step:  # resumed a finished run: nothing to train, re-export
-        checkpoint()
-    best = state.best
-    if best:  # the best checkpoint's model, from the checkpointed weights (exact after a resume)
-        best_model = copy.deepcopy(family.sampler(parts))
-        best_model.load_state_dict(best["G"])
-        export(best_model)
-    else:
-        if quality_key is not None and dist.is_main:
-            print(f"{variant}: {quality_key} was never finite; exporting the last model", file=sys.stderr)
-        export(family.sampler(parts))
-    steps_run = state.step - start_step
-    if not last and state.history:
-        last = dict(zip(log_keys, state.history[-1][1:], strict=True))
-    return TrainResult(
-        steps=state.step,
-        seconds=seconds,
-        images_per_second=steps_run * images_per_step / seconds if seconds > 0 else 0.0,
-        losses=last,
-        device="",
-        resumed_from=None,
-        best_step=int(best["step"]) if best else None,
-        best_quality=float(best["value"]) if best else None,
-        quality_seconds=quality_seconds,
-    )
+    def log_values(self, values: dict[str, torch.Tensor], rate: float) -> dict[str, float]:
+        """Average over ranks; on rank 0 append to losses.csv, the bar and `log`."""
+        log_keys = self.family.log_keys
+        logged = torch.stack([values[k].float() for k in log_keys])
+        if self.dist.enabled:
+            logged = all_reduce_mean(logged)
+        last = dict(zip(log_keys, logged.tolist(), strict=True))
+        if self.dist.is_main:
+            self.state.history.append([self.state.step, *(last[k] for k in log_keys)])
+            append_row(self.out_dir / LOSSES_CSV, self.state.history[-1])
+            if self.log is not None:
+                self.log(self.state.step, last)
+        return last
+
+    def run(self, stop_after: int | None) -> TrainResult:
+        from tqdm import tqdm
+
+        state, cfg, dist, log_keys = self.state, self.cfg, self.dist, self.family.log_keys
+        if dist.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            write_csv(self.out_dir / LOSSES_CSV, state.history, log_keys)
+            if self.quality is not None:
+                write_csv(self.out_dir / QUALITY_CSV, state.quality_history, state.quality_columns)
+        device = next(iter(state.orders.values())).device
+        guard_every = 1 if device == "cpu" else cfg.log_every  # a device sync per check on CUDA
+        guard = NonFiniteGuard(device, log_keys)
+        images_per_step = cfg.batch_size * getattr(cfg, "n_critic", 1)
+        last: dict[str, float] = {}
+        bar = tqdm(total=cfg.num_steps, initial=state.step, desc=self.variant, unit="step", file=sys.stderr,
+                   leave=False, disable=not dist.is_main)  # fmt: skip
+        start_step, started = state.step, time.perf_counter()
+        with bar:
+            while state.step < cfg.num_steps:
+                values = self.family.train_step(self.parts, self.next_batch, state.step)
+                state.step += 1
+                step = state.step
+                guard.update(values, step)
+                bar.update(1)
+                due_log = step % cfg.log_every == 0 or step == cfg.num_steps
+                due_checkpoint = step % cfg.checkpoint_every == 0 or step == cfg.num_steps
+                # every rank checks at the same steps, so all stop together, naming the first bad one
+                if step % guard_every == 0 or due_log or due_checkpoint:
+                    self.stop_if_diverged(guard)
+                if due_log:
+                    rate = (step - start_step) * images_per_step / (time.perf_counter() - started)
+                    last = self.log_values(values, rate)
+                    shown = {k.split("_")[-1][:6]: f"{last[k]:.3f}" for k in log_keys[:2]}
+                    bar.set_postfix(img_s=f"{rate:.0f}", **shown)
+                if due_checkpoint:
+                    if self.quality is not None and dist.is_main:
+                        self.probe_quality()
+                    self.checkpoint()
+                if stop_after is not None and step >= stop_after:
+                    raise TrainingInterrupted(f"stopped after step {step} (test hook)")
+        seconds = time.perf_counter() - started
+        if state.step == start_step:  # resumed a finished run: nothing to train, re-export
+            self.checkpoint()
+        self.export_final()
+        if not last and state.history:
+            last = dict(zip(log_keys, state.history[-1][1:], strict=True))
+        best, steps_run = state.best, state.step - start_step
+        return TrainResult(
+            steps=state.step,
+            seconds=seconds,
+            images_per_second=steps_run * images_per_step / seconds if seconds > 0 else 0.0,
+            losses=last,
+            device="",
+            resumed_from=None,
+            best_step=int(best["step"]) if best else None,
+            best_quality=float(best["value"]) if best else None,
+            quality_seconds=self.quality_seconds,
+        )
+
+    def stop_if_diverged(self, guard: NonFiniteGuard) -> None:
+        bad = guard.first_bad()
+        if bad is not None:
+            raise DivergenceError(
+                f"{self.variant}: loss became NaN/inf at step {bad}; last good checkpoint kept in "
+                f"{self.checkpoint_path} (try a lower lr, another loss, or gp/r1 regularisation)"
+            )
+
+    def export_final(self) -> None:
+        """The best checkpoint's model from the checkpointed weights (exact after a resume), else the last."""
+        if self.state.best:
+            best_model = copy.deepcopy(self.family.sampler(self.parts))
+            best_model.load_state_dict(self.state.best["G"])
+            self.export(best_model)
+            return
+        if self.quality_key is not None and self.dist.is_main:
+            print(
+                f"{self.variant}: {self.quality_key} was never finite; exporting the last model",
+                file=sys.stderr,
+            )
+        self.export(self.family.sampler(self.parts))
