@@ -26,11 +26,13 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests pipeline benchmarks
+	$(BIN)/lint-imports --no-cache
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests pipeline benchmarks
 	$(BIN)/ruff format --check src tests pipeline benchmarks
+	$(BIN)/lint-imports --no-cache
 
 ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000

@@ -1,0 +1,5 @@
+"""`python -m ganops.cli ...` runs the `ganops` command."""
+
+from ganops.cli.main import main
+
+main()
