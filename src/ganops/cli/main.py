@@ -15,6 +15,7 @@ import typer
 
 from ganops.cli.common import DATA, PARAMS, load_stage_params, user_errors, variant_config
 from ganops.cli.detect import detect_app
+from ganops.cli.translate import translate_app
 from ganops.core.artifacts import GENERATOR
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
@@ -77,8 +78,8 @@ def train_gan_cmd(
                            checkpoints or Path("checkpoints") / variant)  # fmt: skip
     if result is not None:
         typer.echo(
-            f"{variant}: {result.steps} steps in {result.seconds:.1f}s ({result.images_per_second:.0f} img/s); "
-            f"exported best checkpoint, step {result.best_step} (probe FID = {result.best_quality:.4g})"
+            f"{variant}: {result.steps} steps in {result.seconds:.1f}s ({result.images_per_second:.0f} img/s);"
+            f" exported best checkpoint, step {result.best_step} (probe FID = {result.best_quality:.4g})"
         )
 
 
@@ -140,16 +141,22 @@ def register(
 
 
 @app.command()
-def rollback(which: str = typer.Argument(..., help="generator | detector"), params: Path = PARAMS) -> None:
-    """Restore the previous champion of `ganops-generator` or `ganops-detector`."""
+def rollback(
+    which: str = typer.Argument(..., help="generator | detector | translator"), params: Path = PARAMS
+) -> None:
+    """Restore the previous champion of `ganops-generator`, `ganops-detector` or `ganops-translator`."""
     cfg = load_stage_params(params)
     from ganops.tracking import registry
     from ganops.tracking import runs as tracking
 
-    names = {"generator": cfg.registry.model_name, "detector": cfg.detector.model_name}
+    names = {
+        "generator": cfg.registry.model_name,
+        "detector": cfg.detector.model_name,
+        "translator": cfg.translation.model_name,
+    }
     with user_errors():
         if which not in names:
-            raise ValueError(f"rollback: expected 'generator' or 'detector', got {which!r}")
+            raise ValueError(f"rollback: expected 'generator', 'detector' or 'translator', got {which!r}")
         tracking.setup(cfg.registry.experiment)
         from ganops.core.paths import repo_root
         from ganops.core.workspace_lock import workspace_lock
@@ -164,8 +171,21 @@ def rollback(which: str = typer.Argument(..., help="generator | detector"), para
     typer.echo(f"{result['model_name']}: champion is v{result['champion']} again")
 
 
+@app.command()
+def timings(params: Path = PARAMS) -> None:
+    """Wall time of each stage's latest run (from MLflow), to find the slow stage in one look."""
+    cfg = load_stage_params(params)
+    from ganops.tracking import runs as tracking
+    from ganops.tracking.timings import latest_stage_times, timings_markdown
+
+    with user_errors():
+        tracking.setup(cfg.registry.experiment)
+        typer.echo(timings_markdown(latest_stage_times(cfg.registry.experiment)), nl=False)
+
+
 # Abuse-detection commands (generate-fakes, train-detector, evaluate-detector, register-detector, scan).
 app.registered_commands += detect_app.registered_commands
+app.registered_commands += translate_app.registered_commands  # prepare-translation ... translate
 
 
 def main() -> None:  # pragma: no cover - console entry
