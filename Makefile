@@ -34,8 +34,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests pipeline benchmarks
 	$(BIN)/lint-imports --no-cache
 
+# MLflow UI on the repo's store; prints (OPEN=1: opens) the experiment's model-training view.
 ui: $(STAMP)
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/ganops ui --port $${PORT:-5000} $(if $(OPEN),--open,)
 
 PREFECT_PORT ?= 4200
 PREFECT_ENV := PREFECT_HOME=$(CURDIR)/.prefect PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api PREFECT_SERVER_ANALYTICS_ENABLED=false

@@ -61,9 +61,7 @@ def main() -> None:
             scipy_times.append(t)
         ours_s, scipy_s = min(ours_times), min(scipy_times)
         rel = abs(ours - reference) / abs(reference)
-        print(
-            f"{dim:>6} {ours_s:>9.3f} {scipy_s:>9.3f} {scipy_s / ours_s:>8.1f}x {rel:>10.1e}  {ours:>12.6f}"
-        )
+        print(f"{dim:>6} {ours_s:>9.3f} {scipy_s:>9.3f} {scipy_s / ours_s:>8.1f}x {rel:>10.1e}  {ours:>12.6f}")
 
 
 if __name__ == "__main__":

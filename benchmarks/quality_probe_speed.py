@@ -19,11 +19,11 @@ import numpy as np
 import torch
 
 from ganops.config.params import EvaluatorConfig, VariantConfig
+from ganops.config.plain import config_dict
 from ganops.data.dataset import BUILTIN_SOURCES
 from ganops.evaluation.evaluator import load_evaluator, save_evaluator, train_evaluator
 from ganops.evaluation.quality import SAMPLE_BATCH_SIZE, make_quality_probe
 from ganops.image.architectures import build_generator
-from ganops.config.plain import config_dict
 from ganops.image.export import sample_images
 
 VARIANTS = {  # the params.yaml defaults

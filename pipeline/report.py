@@ -3,12 +3,20 @@
 `snapshot` reads every registered model's aliases (champion / challenger / previous-champion) with
 their metric tags and MLflow run ids; `read_decisions` reads what the register stages decided
 (`models/**/*registered*.json`, written by `ganops.stages.register` and its detector twin).
+
+Every MLflow run id links to the MLflow UI: the tracking server's own address when MLFLOW_TRACKING_URI
+is http(s), else GANOPS_MLFLOW_UI or the `make ui` address (http://127.0.0.1:5000), in the
+model-training view. The header names the git commit; the stage table says which stages changed their
+outputs. A model with many metrics (the detector) shows only those its promotion rule reads, plus a
+link to its full report.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +27,12 @@ ARTIFACT_KEY = "ganops-retrain-report"
 ALIASES = (CHAMPION, CHALLENGER, PREVIOUS_CHAMPION)
 ROLLBACK_HINT = "Undo a promotion: `ganops rollback generator` (or `detector`) restores `previous-champion`."
 NOT_METRICS = {WEIGHTS_TAG, "git_commit", "dvc_data_md5", "variant", "mlflow.source.name"}
+LOCAL_UI = "http://127.0.0.1:5000"  # where `make ui` serves the local store
+UI_ENV = "GANOPS_MLFLOW_UI"
+# What each registered model's promotion rule reads (register stages): shown instead of every metric
+# when a model logs many; the full numbers are in its report.
+PROMOTION_METRICS = {"ganops-detector": ("tpr_at_fpr_1pct", "auc")}
+FULL_REPORTS = {"ganops-detector": "metrics/detector_report.md", "ganops-generator": "metrics/report.md"}
 __all__ = ["CHAMPION", "snapshot", "read_decisions", "success_markdown", "failure_markdown", "publish"]
 
 
@@ -63,9 +77,7 @@ def snapshot(root: Path) -> dict[str, dict[str, dict]]:
                 "experiment_id": experiment,
                 "metrics": _metrics(mv.tags),
                 "tags": dict(mv.tags),
-                "created": datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).isoformat(
-                    timespec="seconds"
-                ),
+                "created": datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).isoformat(timespec="seconds"),
             }
     return found
 
@@ -90,12 +102,32 @@ def _fmt(value: float | None) -> str:
     return f"{value:.4g}" if math.isfinite(value) else str(value)
 
 
-def _run_ref(root: Path, entry: dict) -> str:
+def ui_base(root: Path) -> str:
+    """The MLflow UI's address: the tracking server's, else GANOPS_MLFLOW_UI, else `make ui`'s."""
     uri = paths.tracking_uri(root)
-    if uri.startswith(("http://", "https://")) and entry.get("experiment_id"):
-        url = f"{uri.rstrip('/')}/#/experiments/{entry['experiment_id']}/runs/{entry['run_id']}"
-        return f"[`{entry['run_id'][:12]}`]({url})"
-    return f"`{entry['run_id']}`" if entry.get("run_id") else "—"
+    if uri.startswith(("http://", "https://")):
+        return uri.rstrip("/")
+    return os.environ.get(UI_ENV, LOCAL_UI).rstrip("/")
+
+
+def run_url(root: Path, experiment_id: str, run_id: str) -> str:
+    return f"{ui_base(root)}/#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
+
+
+def _run_ref(root: Path, entry: dict) -> str:
+    if not entry.get("run_id"):
+        return "—"
+    if not entry.get("experiment_id"):
+        return f"`{entry['run_id']}`"
+    return f"[`{entry['run_id'][:12]}`]({run_url(root, entry['experiment_id'], entry['run_id'])})"
+
+
+def git_commit(root: Path) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
 
 
 def model_table(root: Path, name: str, aliases: dict[str, dict], candidate: int | None) -> str:
@@ -115,50 +147,64 @@ def model_table(root: Path, name: str, aliases: dict[str, dict], candidate: int 
     head = "| | " + " | ".join(f"v{v} ({', '.join(labels[v])})" for v in versions) + " |"
     rows = [head, "|---" * (len(versions) + 1) + "|"]
     keys = sorted({k for v in versions for k in columns[v]["metrics"]})
+    if name in PROMOTION_METRICS:
+        keys = [k for k in PROMOTION_METRICS[name] if k in keys]
     for key in keys:
         rows.append(f"| {key} | " + " | ".join(_fmt(columns[v]["metrics"].get(key)) for v in versions) + " |")
     rows.append("| variant | " + " | ".join(columns[v]["tags"].get("variant", "—") for v in versions) + " |")
     rows.append("| MLflow run | " + " | ".join(_run_ref(root, columns[v]) for v in versions) + " |")
     rows.append("| registered | " + " | ".join(columns[v]["created"] for v in versions) + " |")
     rows.append(
-        "| weights sha256 | "
-        + " | ".join(f"`{columns[v]['tags'].get(WEIGHTS_TAG, '')[:12]}`" for v in versions)
-        + " |"
+        "| weights sha256 | " + " | ".join(f"`{columns[v]['tags'].get(WEIGHTS_TAG, '')[:12]}`" for v in versions) + " |"
     )
-    uri = paths.tracking_uri(root)
-    link = (
-        f"[{name}]({uri.rstrip('/')}/#/models/{name})" if uri.startswith("http") else f"`{name}` in `{uri}`"
-    )
-    return "\n".join(rows) + f"\n\nRegistry: {link}\n"
+    link = f"[{name}]({ui_base(root)}/#/models/{name})"
+    full = FULL_REPORTS.get(name)
+    more = f"; every number: `{full}`" if full and (Path(root) / full).is_file() else ""
+    return "\n".join(rows) + f"\n\nRegistry: {link} (store `{paths.tracking_uri(root)}`){more}\n"
 
 
 def _ingest_section(ingested: dict) -> list[str]:
     lines = [
         "## Ingest",
-        f"{len(ingested['ingested'])} file(s) moved into `data/raw/`, "
-        f"{len(ingested['quarantined'])} quarantined.",
+        f"{len(ingested['ingested'])} file(s) moved into `data/raw/`, {len(ingested['quarantined'])} quarantined.",
     ]
     if ingested["quarantined"]:
         lines += ["", "| file | moved to | reason |", "|---|---|---|"]
-        lines += [
-            f"| `{q['source']}` | `{q['dest']}` | {q['reason']} |" for q in ingested["quarantined"][:50]
-        ]
+        lines += [f"| `{q['source']}` | `{q['dest']}` | {q['reason']} |" for q in ingested["quarantined"][:50]]
     return lines + [""]
 
 
 def _stage_section(stages: list[dict], failed_stage: str | None = None) -> list[str]:
-    lines = ["## Stages (`dvc repro -s`)", "| stage | result | seconds |", "|---|---|---|"]
-    lines += [f"| `{s['stage']}` | {'ran' if s['ran'] else 'up to date'} | {s['seconds']} |" for s in stages]
+    changed = [s["stage"] for s in stages if s["ran"]]
+    lines = [
+        "## Stages (`dvc repro -s`)",
+        "Changed outputs: " + (", ".join(f"`{name}`" for name in changed) or "none (all up to date)"),
+        "",
+        "| stage | result | seconds |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| `{s['stage']}` | {'ran: outputs changed' if s['ran'] else 'up to date'} | {s['seconds']} |" for s in stages
+    ]
     if failed_stage:
         lines.append(f"| `{failed_stage}` | **failed** | |")
     return lines + [""]
 
 
+def _header(title: str, label: str, root: Path) -> list[str]:
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    ui = f"{ui_base(root)}/#/?workflowType=machine_learning"
+    return [
+        title,
+        f"{label} · {now} · workspace `{root}` · git `{git_commit(root)[:12]}` · [MLflow UI]({ui})",
+        "",
+    ]
+
+
 def success_markdown(
     label: str, ingested: dict, stages: list[dict], checked: list[dict], after: dict, root: Path
 ) -> str:
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    lines = ["# ganops retrain: success", f"{label} · {now} · workspace `{root}`", ""]
+    lines = _header("# ganops retrain: success", label, root)
     lines += _ingest_section(ingested) + _stage_section(stages)
     for item in checked:
         name, decision = item["model_name"], item["decision"]
@@ -189,8 +235,7 @@ def failure_markdown(
     after: dict,
     root: Path,
 ) -> str:
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    lines = ["# ganops retrain: FAILED", f"{label} · {now} · workspace `{root}`", ""]
+    lines = _header("# ganops retrain: FAILED", label, root)
     lines += ["## Error", "```", error, "```", ""]
     lines += _ingest_section(ingested) + _stage_section(stages, failed_stage)
     lines.append("## Champions (a failed run registers nothing)")
@@ -200,11 +245,7 @@ def failure_markdown(
         same = (was and was["version"]) == (now_ and now_["version"])
         lines.append(
             f"- `{name}`: champion {'v' + str(now_['version']) if now_ else 'unset'}"
-            + (
-                " (untouched)"
-                if same
-                else f" (**changed** from {'v' + str(was['version']) if was else 'unset'})"
-            )
+            + (" (untouched)" if same else f" (**changed** from {'v' + str(was['version']) if was else 'unset'})")
         )
         lines += ["", model_table(root, name, after.get(name, {}), None)]
     return "\n".join(lines)

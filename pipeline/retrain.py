@@ -14,8 +14,10 @@ time per workspace (`ganops.core.workspace_lock`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -75,8 +77,15 @@ def _error_summary(stderr_lines: list[str], limit: int = 12) -> str:
 def run_dvc(args: list[str], root: Path, log=None, what: str | None = None) -> tuple[str, str]:
     """Run `dvc ARGS` in `root`, streaming output to `log`; return (stdout, stderr) or raise StageFailed."""
     proc = subprocess.Popen(
-        [_dvc(), *args], cwd=root, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", _DIE_WITH_PARENT, _dvc(), *args],
+        cwd=root,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group: DVC and the stage it runs stop together
     )
+    _RUNNING.add(proc)
     out: list[str] = []
     err: list[str] = []
 
@@ -92,17 +101,46 @@ def run_dvc(args: list[str], root: Path, log=None, what: str | None = None) -> t
     ]
     for thread in threads:
         thread.start()
-    code = proc.wait()
+    try:
+        code = proc.wait()
+    except BaseException:  # the flow is being stopped (SIGTERM/SIGINT, Prefect cancel): stop DVC too
+        stop_process_group(proc)
+        raise
+    finally:
+        _RUNNING.discard(proc)
     for thread in threads:
         thread.join()
     stdout, stderr = "".join(out), "".join(err)
     if code != 0:
-        transient = (
-            code < 0 or bool(KILLED_EXIT.search(stderr)) or any(m in stderr for m in TRANSIENT_MARKERS)
-        )
+        transient = code < 0 or bool(KILLED_EXIT.search(stderr)) or any(m in stderr for m in TRANSIENT_MARKERS)
         label = what or f"dvc {' '.join(args)}"
         raise StageFailed(f"{label} failed (exit {code}):\n{_error_summary(err)}", transient=transient)
     return stdout, stderr
+
+
+# Runs DVC with PR_SET_PDEATHSIG = SIGTERM (Linux), so it stops when the flow dies, even by kill -9.
+# An exec wrapper rather than Popen(preexec_fn=...), which is unsafe in a process with threads.
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "try:\n    ctypes.CDLL(None).prctl(1, signal.SIGTERM)\nexcept (OSError, AttributeError):\n    pass\n"
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
+_RUNNING: set[subprocess.Popen] = set()  # the DVC processes this flow process started and waits on
+
+
+def stop_process_group(proc: subprocess.Popen, grace_s: float = 20.0) -> None:
+    """SIGTERM the process group of `proc` (DVC and its stage), SIGKILL it if still there after grace_s.
+
+    DVC needs the grace period to release its lock; the stage's outputs stay as they were (atomic writes).
+    """
+    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=wait_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def topological_stages(names: list[str], edges: list[tuple[str, str]]) -> list[str]:
@@ -152,8 +190,15 @@ def ingest_task(root: Path) -> dict:
     `dvc add` runs whenever `data/raw` holds files (a no-op when nothing changed), so `data/raw.dvc`
     also catches up after an earlier run that moved files but failed before adding them.
     """
+    from ganops.config.params import ConfigError, DataConfig, load_params
+
     log = get_run_logger()
-    result = ingest_incoming(root)
+    try:
+        max_pixels = load_params(root / "params.yaml").data.max_pixels
+    except ConfigError as exc:  # the stage that reads the bad key fails with its own words later
+        log.warning(f"params.yaml does not validate ({exc}); ingest uses the default pixel budget")
+        max_pixels = DataConfig().max_pixels
+    result = ingest_incoming(root, max_pixels=max_pixels)
     for item in result.quarantined:
         log.warning(f"quarantined {item['source']} -> {item['dest']}: {item['reason']}")
     if has_files(root / "data/raw"):
@@ -200,17 +245,13 @@ def promote(root: Path, before: dict, after: dict, started: float) -> list[dict]
         fresh = decision is not None and decision["mtime"] >= started - 1.0  # coarse fs clocks
         if fresh and decision["alias"] == report_lib.CHAMPION:
             if not now or now["version"] != decision["version"]:
-                raise RuntimeError(
-                    f"{name}: decision says v{decision['version']} is champion, registry says {now}"
-                )
+                raise RuntimeError(f"{name}: decision says v{decision['version']} is champion, registry says {now}")
         elif (was and now and was["version"] != now["version"]) or (was and not now):
             raise RuntimeError(
                 f"{name}: champion moved from v{was['version']} to {now and now['version']} "
                 "without a decision of this run"
             )
-        checked.append(
-            {"model_name": name, "fresh": bool(fresh), "decision": decision, "before": was, "after": now}
-        )
+        checked.append({"model_name": name, "fresh": bool(fresh), "decision": decision, "before": was, "after": now})
     return checked
 
 
@@ -263,9 +304,7 @@ def retrain(repo: str = ".", lock_wait_s: float = 0.0, ingest: bool = True) -> d
             if stage is not None and len(done) < len(stages):
                 restore_outputs(root, stage)
             after = report_lib.snapshot(root)
-            markdown = report_lib.failure_markdown(
-                label, ingested, done, stage, str(exc), before, after, root
-            )
+            markdown = report_lib.failure_markdown(label, ingested, done, stage, str(exc), before, after, root)
             report_lib.publish(markdown)
             raise
         after = report_lib.snapshot(root)
@@ -280,7 +319,23 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - console e
     parser.add_argument("--lock-wait-s", type=float, default=0.0)
     parser.add_argument("--no-ingest", action="store_true")
     args = parser.parse_args(argv)
+    stop_on_signals()
     retrain(repo=args.repo, lock_wait_s=args.lock_wait_s, ingest=not args.no_ingest)
+
+
+def _raise_interrupt(signum, frame) -> None:
+    for proc in list(_RUNNING):  # whichever thread waits on it, DVC stops now
+        stop_process_group(proc)
+    raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
+
+
+def stop_on_signals() -> None:
+    """SIGTERM and SIGHUP stop the flow like Ctrl-C: the running `dvc repro` is stopped (its process
+    group), the workspace lock released, and Prefect's ephemeral API server, a child process stopped
+    at interpreter exit, goes with it instead of being orphaned. (kill -9 cannot be caught: the DVC
+    child still gets SIGTERM from the kernel, see _DIE_WITH_PARENT.)"""
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, _raise_interrupt)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ from types import ModuleType
 MOVED = {
     "ganops.generator_io": "ganops.image.export",  # load_generator, sample_images
     "ganops.detector_io": "ganops.detection.io",  # load_detector
-    "ganops.detector_training": "ganops.detection.training",  # check_images
-    "ganops.image_files": "ganops.data.image_files",  # read_image
+    "ganops.detector_training": "ganops._legacy.detector_training",  # check_images
+    "ganops.image_files": "ganops._legacy.image_files",  # read_image
 }
 
 

@@ -62,10 +62,7 @@ def test_fakes_are_stored_exactly_like_the_reals(tiny_repo):
             assert fakes.min() >= 0.0 and fakes.max() <= 1.0
             np.testing.assert_allclose(fakes * 255, np.round(fakes * 255), atol=1e-3)  # 8-bit like the reals
         assert len(train) + len(test) == 120
-        assert (
-            abs(len(train) / 120 - counts["detector_train"] / (counts["detector_train"] + counts["test"]))
-            < 0.01
-        )
+        assert abs(len(train) / 120 - counts["detector_train"] / (counts["detector_train"] + counts["test"])) < 0.01
         assert not np.array_equal(train[: len(test)], test)  # distinct seeds per part
 
 
@@ -86,9 +83,7 @@ def test_detector_metrics_are_finite_and_reported(tiny_repo):
         assert set(metrics[name]["robustness_auc"]) == {"clean", *PERTURBATIONS}
         assert (repo / f"models/detector/{name}/detector.pt").stat().st_size > 0
         roc = np.loadtxt(repo / f"metrics/detector_roc/{name}.csv", delimiter=",", skiprows=1)  # fpr, tpr
-        assert (
-            tuple(roc[0]) == (0.0, 0.0) and tuple(roc[-1]) == (1.0, 1.0) and (np.diff(roc, axis=0) >= 0).all()
-        )
+        assert tuple(roc[0]) == (0.0, 0.0) and tuple(roc[-1]) == (1.0, 1.0) and (np.diff(roc, axis=0) >= 0).all()
     assert {"leak_auc", "leak_warning"} <= set(metrics["leakage"]["test"])
     report = (repo / "metrics/detector_report.md").read_text()
     for heading in ("## Targets", "## Detector × metric", "## Leave one generator out", "## Robustness"):
@@ -148,9 +143,7 @@ def test_pyfunc_from_the_registry_scores_arrays_in_a_fresh_process(tiny_repo):
     assert set(out["nchw"]["verdict"]) <= {"real", "fake"}
     np.testing.assert_allclose(out["nhw"]["p_fake"], p_fake, atol=1e-6)  # (N, H, W) == (N, 1, H, W)
     assert p_fake[5:].mean() > p_fake[:5].mean()  # fakes score higher than reals
-    assert (
-        out["errors"]["shape"][0] == "INVALID_PARAMETER_VALUE" and "(N, 28, 28)" in out["errors"]["shape"][1]
-    )
+    assert out["errors"]["shape"][0] == "INVALID_PARAMETER_VALUE" and "(N, 28, 28)" in out["errors"]["shape"][1]
     assert "values in [0, 1]" in out["errors"]["range"][1] and "255" in out["errors"]["range"][1]
 
 
@@ -179,10 +172,10 @@ def served(tiny_repo, tmp_path_factory):
         "local",
     ]
     cmd += ["-h", "127.0.0.1", "-p", str(port), "-w", "1"]
+    (repo / "uploads").mkdir(exist_ok=True)  # the one folder the `path` input may read (off by default)
+    env = {**_env(repo), "GANOPS_SERVE_PATH_ROOT": str(repo / "uploads")}
     with open(log, "w") as handle:
-        proc = subprocess.Popen(
-            cmd, cwd=repo, env=_env(repo), stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        proc = subprocess.Popen(cmd, cwd=repo, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVE_START_S
@@ -196,9 +189,7 @@ def served(tiny_repo, tmp_path_factory):
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(
-                    f"mlflow models serve did not answer in {SERVE_START_S}s:\n{log.read_text()[-3000:]}"
-                )
+                pytest.fail(f"mlflow models serve did not answer in {SERVE_START_S}s:\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
         yield url
     finally:
@@ -230,7 +221,7 @@ def test_serve_answers_a_valid_request_with_p_fake(served, tiny_repo, tmp_path):
     rows = body["predictions"]
     assert len(rows) == 4 and all(0.0 <= row["p_fake"] <= 1.0 for row in rows)
     assert {row["verdict"] for row in rows} <= {"real", "fake"}
-    image = tmp_path / "one.png"
+    image = repo / "uploads" / "one.png"
     _save_png(fake[0], image)
     status, body = _post(served, {"dataframe_split": {"columns": ["path"], "data": [[str(image)]]}})
     assert status == 200, body
@@ -277,9 +268,7 @@ def test_scan_scores_a_folder_and_lists_unreadable_files(tiny_repo, tmp_path):
     assert all(0.0 <= float(row["p_fake"]) <= 1.0 and row["verdict"] in ("real", "fake") for row in scored)
 
     # a local detector folder, an explicit threshold, CSV on stdout
-    local = run(
-        [str(BIN / "ganops"), "scan", str(folder), "--model", "models/detector/cnn", "--threshold", "0"], repo
-    )
+    local = run([str(BIN / "ganops"), "scan", str(folder), "--model", "models/detector/cnn", "--threshold", "0"], repo)
     lines = list(csv.DictReader(local.stdout.splitlines()))
     assert len(lines) == 7 and sum(row["verdict"] == "fake" for row in lines) == 6  # threshold 0 flags all
     bad = run(

@@ -83,8 +83,6 @@ def test_detector_registered_with_the_0_1_module_paths_loads(tmp_path, store):
     fake = np.clip(real[::-1] + 0.2, 0, 1).astype(np.float32)
     trained = train_detector("spectrum", real, fake, DetectorConfig(bootstrap_resamples=0), 0)
     save_detector(trained, tmp_path / "det")
-    uri = _register(
-        LEGACY / "detector_pyfunc_0_1.py", {"detector": str(tmp_path / "det/detector.pt")}, "legacy-det"
-    )
+    uri = _register(LEGACY / "detector_pyfunc_0_1.py", {"detector": str(tmp_path / "det/detector.pt")}, "legacy-det")
     out = _load_in_fresh_process(uri, "detector", store)
     assert out == {"rows": 4, "columns": ["p_fake", "verdict"]}

@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -48,9 +49,10 @@ def test_registry_has_a_champion_and_is_idempotent(tiny_repo):
     champion = client.get_model_version_by_alias("ganops-generator", "champion")
     assert champion.tags["weights_sha256"]
     assert "git_commit" in champion.tags and "fid_300_domain" in champion.tags
-    # identical weights registered again: no second version
+    # identical weights registered again: no second version (a `dvc exp run` test may add others)
     run([str(BIN / "dvc"), "repro", "-f", "-s", "register"], repo)
-    versions = client.search_model_versions("name='ganops-generator'")
+    sha = champion.tags["weights_sha256"]
+    versions = client.search_model_versions(f"name='ganops-generator' and tags.weights_sha256='{sha}'")
     assert len(versions) == 1
 
 
@@ -60,3 +62,71 @@ def test_second_repro_runs_nothing(tiny_repo):
     assert "Running stage" not in result.stdout, result.stdout
     status = run([str(BIN / "dvc"), "status"], repo)
     assert "up to date" in status.stdout.lower(), status.stdout
+
+
+def _client(repo):
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
+    return MlflowClient(), mlflow
+
+
+def test_each_candidate_is_a_logged_model_with_its_params_and_own_metrics(tiny_repo):
+    repo, _ = tiny_repo
+    client, mlflow = _client(repo)
+    experiment = client.get_experiment_by_name("ganops")
+    models = {m.name: m for m in mlflow.search_logged_models([experiment.experiment_id], output_format="list")}
+    for variant in ("seed_mlp", "dcgan"):
+        model = models[f"generator-{variant}"]
+        metrics = {m.key: m.value for m in model.metrics}
+        written = json.loads((repo / f"metrics/gan/{variant}.json").read_text())
+        assert metrics["fid_300_domain"] == pytest.approx(written["fid_300_domain"]), variant
+        assert model.params["variant.arch"] in ("mlp", "dcgan") and "best_step" in metrics
+        assert client.get_run(model.source_run_id).info.run_name == f"train_gan/{variant}"
+    for name in ("spectrum", "cnn"):
+        metrics = {m.key for m in models[f"detector-{name}"].metrics}
+        assert {"test.auc", "test.tpr_at_fpr_1pct", "validation.auc"} <= metrics, (name, metrics)
+    champion = client.get_model_version_by_alias("ganops-generator", "champion")
+    chosen = json.loads((repo / "models/registered.json").read_text())["variant"]
+    assert champion.source == f"models:/{models[f'generator-{chosen}'].model_id}"
+    assert champion.description and chosen in champion.description
+    model_dir = repo / "mlartifacts/ganops/models" / models[f"generator-{chosen}"].model_id / "artifacts"
+    assert (model_dir / "requirements.txt").read_text().splitlines()[0] == "torch==2.13.0"
+    assert (model_dir / "input_example.json").is_file() and "signature:" in (model_dir / "MLmodel").read_text()
+
+
+def test_runs_are_named_stage_slash_item_under_one_parent_per_repro(tiny_repo):
+    repo, _ = tiny_repo
+    client, _ = _client(repo)
+    experiment = client.get_experiment_by_name("ganops")
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    names = {r.info.run_name for r in runs}
+    assert {"train_gan/dcgan", "evaluate_gan/seed_mlp", "train_detector/cnn", "register", "prepare"} <= names
+    parents = {r.info.run_id: r for r in runs if "ganops.pipeline_key" in r.data.tags}
+    first = min(parents.values(), key=lambda r: r.info.start_time)
+    assert first.info.run_name.startswith("dvc repro") and first.data.tags["git_commit"] != "unknown"
+    stage_runs = [r for r in runs if r.data.tags.get("ganops.stage") and r.info.start_time < _second(parents)]
+    assert stage_runs and all(r.data.tags.get("mlflow.parentRunId") == first.info.run_id for r in stage_runs)
+    train = next(r for r in runs if r.info.run_name == "train_gan/dcgan")
+    assert train.data.tags["mlflow.source.git.commit"] == first.data.tags["git_commit"]
+    assert [d.dataset.name for d in train.inputs.dataset_inputs] == ["prepared/gan_train"]
+    reference = next(r for r in runs if r.info.run_name == "evaluate_reference")
+    assert "fid_floor_real_domain" in reference.data.metrics
+
+
+def _second(parents: dict) -> int:
+    starts = sorted(r.info.start_time for r in parents.values())
+    return starts[1] if len(starts) > 1 else 2**63
+
+
+def test_plots_overlay_every_variant_with_the_declared_y(tiny_repo):
+    repo, _ = tiny_repo
+    data = json.loads(run([str(BIN / "dvc"), "plots", "show", "--json"], repo).stdout)["data"]
+    for plot_id, field in (("gan_loss_g", "loss_g"), ("gan_loss_d", "loss_d"), ("gan_probe_fid", "fid"),
+                           ("gan_probe_is", "is"), ("detector_roc", "tpr")):  # fmt: skip
+        content = data[plot_id][0]["content"]
+        spec = json.dumps({k: v for k, v in content.items() if k != "data"})
+        assert field in re.findall(r'"field": "([^"]+)"', spec), (plot_id, spec[:300])
+        files = {row["filename"] for row in content["data"]["values"]}
+        assert len(files) == 2, (plot_id, files)  # both tiny variants (or both detectors) in one chart

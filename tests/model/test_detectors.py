@@ -16,7 +16,8 @@ import torch
 from PIL import Image
 
 from ganops.config.params import DetectorConfig
-from ganops.data.image_files import read_image
+from ganops.data.images import read_for_model as read_image
+from ganops.data.validate import check_image_batch as check_images
 from ganops.detection.detectors import DETECTORS
 from ganops.detection.io import load_detector, save_detector
 from ganops.detection.metrics import AUC, FPR_AT_THRESHOLD, TPR_AT_FPR_1PCT
@@ -30,10 +31,10 @@ from ganops.detection.perturbations import (
 )
 from ganops.detection.training import (
     LEAK_WARNING,
-    check_images,
     evaluate_detector,
     leakage_check,
     leave_one_out,
+    leave_one_out_config,
     train_detector,
 )
 
@@ -68,18 +69,14 @@ def digits() -> dict[str, np.ndarray]:
 @pytest.fixture(scope="module")
 def trained(digits):
     return {
-        name: train_detector(
-            name, digits["real_train"], digits["fake_train"], CFG, seed=0, generators=["toy"]
-        )
+        name: train_detector(name, digits["real_train"], digits["fake_train"], CFG, seed=0, generators=["toy"])
         for name in DETECTORS
     }
 
 
 @pytest.mark.parametrize("name", ["spectrum", "cnn"])
 def test_detector_catches_held_out_fakes_at_low_fpr(name, digits, trained):
-    metrics = evaluate_detector(
-        trained[name], digits["real_test"], digits["fake_test"], bootstrap_resamples=0
-    )
+    metrics = evaluate_detector(trained[name], digits["real_test"], digits["fake_test"], bootstrap_resamples=0)
     assert metrics[AUC] > 0.97
     assert metrics[TPR_AT_FPR_1PCT] > 0.8
     assert metrics[FPR_AT_THRESHOLD] <= 0.05  # threshold chosen for 1% FPR on validation reals
@@ -183,15 +180,37 @@ def test_leave_one_out_tests_each_generator_unseen(digits):
     blurry = np.stack([blur_image(x, 1.5) for x in digits["real_test"][:200]])
     fakes_train = {"blocky": fake_pool[:200], "blurry": blurry[:100]}
     fakes_test = {"blocky": digits["fake_test"][:100], "blurry": blurry[100:]}
-    out = leave_one_out(
-        "spectrum", digits["real_train"], fakes_train, digits["real_test"], fakes_test, CFG, 0
-    )
+    out = leave_one_out("spectrum", digits["real_train"], fakes_train, digits["real_test"], fakes_test, CFG, 0)
     assert set(out) == {"blocky", "blurry"}
     assert all(0.0 <= m[AUC] <= 1.0 for m in out.values())
     with pytest.raises(ValueError, match=">= 2 generators"):
-        leave_one_out(
-            "spectrum", digits["real_train"], {"a": fake_pool}, digits["real_test"], {"a": fake_pool}, CFG, 0
-        )
+        leave_one_out("spectrum", digits["real_train"], {"a": fake_pool}, digits["real_test"], {"a": fake_pool}, CFG, 0)
+
+
+def test_leave_one_out_models_may_train_shorter():
+    cfg = CFG.model_copy(update={"cnn": CFG.cnn.model_copy(update={"epochs": 6, "leave_one_out_epochs": 2})})
+    assert leave_one_out_config("cnn", cfg).cnn.epochs == 2
+    assert leave_one_out_config("cnn", cfg).cnn.width == cfg.cnn.width
+    unset = CFG.model_copy(update={"cnn": CFG.cnn.model_copy(update={"leave_one_out_epochs": None})})
+    assert leave_one_out_config("cnn", unset) is unset  # unset: the same recipe as the main detector
+    assert leave_one_out_config("cnn", CFG) is CFG  # CFG trains 2 epochs: never longer than that
+    assert leave_one_out_config("spectrum", cfg) is cfg
+
+
+@pytest.mark.parametrize("name", ["spectrum", "cnn"])
+def test_threshold_keeps_degraded_validation_reals_under_target_fpr(name, trained):
+    meta = trained[name].meta
+    assert (
+        set(meta["validation_fpr_degraded"]) == set(CFG.threshold_perturbations) == set(meta["threshold_perturbations"])
+    )
+    assert all(fpr <= CFG.target_fpr for fpr in meta["validation_fpr_degraded"].values())
+    assert meta["validation"][FPR_AT_THRESHOLD] <= CFG.target_fpr
+
+
+def test_unknown_threshold_perturbation_is_named(digits):
+    cfg = CFG.model_copy(update={"threshold_perturbations": ["blur_sigma1", "rotate_90"]})
+    with pytest.raises(ValueError, match="threshold_perturbations: unknown rotate_90"):
+        train_detector("spectrum", digits["real_train"], digits["fake_train"], cfg, seed=0)
 
 
 def test_perturbations_keep_layout_and_robustness_table_covers_all(digits, trained):

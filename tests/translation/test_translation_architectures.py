@@ -16,9 +16,7 @@ from ganops.translation.patchgan import (
 from ganops.translation.resnet_generator import ResnetGenerator
 from ganops.translation.unet import UNetGenerator, unet_depth
 
-CFG = SimpleNamespace(
-    ngf=4, ndf=4, norm="batch", dropout=0.5, resnet_blocks=2, padding="reflect", patchgan_layers=0
-)
+CFG = SimpleNamespace(ngf=4, ndf=4, norm="batch", dropout=0.5, resnet_blocks=2, padding="reflect", patchgan_layers=0)
 
 
 @pytest.mark.parametrize("size", [28, 32, 64])
@@ -52,9 +50,7 @@ def test_unet_depth_table_and_1x1_bottleneck():
         G.downs[-1].register_forward_hook(lambda m, i, o, seen=seen: seen.append(o.shape))
         G(torch.zeros(2, 1, size, size))
         assert seen[0][2:] == (1, 1)
-    dropouts = {
-        s: sum(isinstance(m, nn.Dropout) for m in UNetGenerator(1, 1, s, ngf=2).modules()) for s in (32, 64)
-    }
+    dropouts = {s: sum(isinstance(m, nn.Dropout) for m in UNetGenerator(1, 1, s, ngf=2).modules()) for s in (32, 64)}
     assert dropouts == {32: 0, 64: 1}  # the reference's rule: depth - 5 dropout blocks
 
 
@@ -80,9 +76,7 @@ def _measured_receptive_field(D: nn.Module, size: int) -> int:
 @pytest.mark.parametrize("n_layers", [1, 2, 3])
 def test_receptive_field_matches_gradient_measurement(n_layers):
     torch.manual_seed(0)
-    D = (
-        PatchDiscriminator(1, 160, ndf=2, n_layers=n_layers, norm="batch").double().eval()
-    )  # eval: no batch coupling
+    D = PatchDiscriminator(1, 160, ndf=2, n_layers=n_layers, norm="batch").double().eval()  # eval: no batch coupling
     assert _measured_receptive_field(D, 160) == receptive_field(n_layers)
 
 

@@ -27,17 +27,13 @@ def _digits(count: int = 20, size: int = 28, seed: int = 0) -> tuple[np.ndarray,
 def test_blend_is_abs_difference_per_channel():
     binary = np.array([[[[0.0, 1.0]]]], dtype=np.float32)  # (1, 1, 1, 2)
     patches = np.array([[[[0.2, 0.2]], [[0.5, 0.9]], [[1.0, 0.0]]]], dtype=np.float32)  # (1, 3, 1, 2)
-    np.testing.assert_allclose(
-        blend(binary, patches)[0, :, 0], [[0.2, 0.8], [0.5, 0.1], [1.0, 1.0]], atol=1e-6
-    )
+    np.testing.assert_allclose(blend(binary, patches)[0, :, 0], [[0.2, 0.8], [0.5, 0.1], [1.0, 1.0]], atol=1e-6)
 
 
 def test_random_patches_are_crops_of_the_photos():
     # photos whose pixels encode (photo, row, col) let us find where each patch was cut
     photos = tuple(
-        np.stack([*np.meshgrid(np.arange(h), np.arange(w), indexing="ij"), np.full((h, w), k)], -1).astype(
-            np.float32
-        )
+        np.stack([*np.meshgrid(np.arange(h), np.arange(w), indexing="ij"), np.full((h, w), k)], -1).astype(np.float32)
         for k, (h, w) in enumerate([(12, 15), (20, 9)])
     )
     patches = random_patches(50, 5, 6, np.random.default_rng(0), photos)  # (N, 3, 5, 6)
@@ -85,11 +81,7 @@ def test_canny_edges_outline_a_square():
 def test_build_pair_shapes(name, channels):
     digits, labels = _digits()
     pair = build_pair(name, digits, labels, seed=0, image_size=32)
-    assert (
-        pair.paired
-        and pair.a.shape == (20, channels[0], 32, 32)
-        and pair.b.shape == (20, channels[1], 32, 32)
-    )
+    assert pair.paired and pair.a.shape == (20, channels[0], 32, 32) and pair.b.shape == (20, channels[1], 32, 32)
     assert pair.a.dtype == pair.b.dtype == np.float32
     assert min(pair.a.min(), pair.b.min()) >= 0 and max(pair.a.max(), pair.b.max()) <= 1
     np.testing.assert_array_equal(pair.labels_a, labels)

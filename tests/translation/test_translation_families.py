@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
+from ganops.training.family import FAMILIES, BuildContext
 from ganops.translation import cyclegan, pix2pix
-from ganops.translation._contract import BuildContext
-from ganops.translation.families import TRANSLATION_FAMILIES
+from ganops.translation.families import translation_family
 from ganops.translation.translator_io import load_translator, translate
 
 BATCH = 2
@@ -72,7 +72,8 @@ def test_steps_are_finite_and_logged(family):
     if family is pix2pix:
         v = logs[-1]
         assert v["loss_g"].item() == pytest.approx((v["loss_g_gan"] + 100 * v["loss_g_l1"]).item(), rel=1e-5)
-    assert TRANSLATION_FAMILIES[family.NAME].train_step is family.train_step
+    assert translation_family(family.NAME).train_step is family.train_step
+    assert FAMILIES[family.NAME] is translation_family(family.NAME)
 
 
 @pytest.mark.parametrize("family, size", [(pix2pix, 64), (cyclegan, 28)])  # 64 px: the U-Net has dropout
@@ -122,7 +123,7 @@ def test_samples_and_export(family, tmp_path):
         assert image.size == (3 * 30 + 2, rows * 30 + 2) and image.mode == "RGB"
 
     G = family.sampler(parts)
-    family.export(parts, G, tmp_path / "translator.pt")
+    family.export(parts, G, tmp_path)
     generators, meta = load_translator(tmp_path / "translator.pt")
     assert meta["family"] == family.NAME and meta["shape_a"] == [1, 28, 28] and meta["shape_b"] == [3, 28, 28]
     assert meta["directions"] == (["a2b", "b2a"] if family is cyclegan else ["a2b"])

@@ -50,11 +50,7 @@ def test_label_preservation_rejects_unknown_labels():
 def test_paired_metrics_by_hand():
     target = np.random.default_rng(0).uniform(0.2, 0.8, (4, 3, 16, 16)).astype(np.float32)
     same = paired_metrics(target, target)
-    assert (
-        same[L1_TO_TARGET] == 0
-        and same[PSNR_TO_TARGET] == PSNR_CAP_DB
-        and same[SSIM_TO_TARGET] == pytest.approx(1)
-    )
+    assert same[L1_TO_TARGET] == 0 and same[PSNR_TO_TARGET] == PSNR_CAP_DB and same[SSIM_TO_TARGET] == pytest.approx(1)
     shifted = paired_metrics(target + 0.1, target)  # MSE 0.01 → PSNR 10·log10(1 / 0.01) = 20 dB
     assert shifted[L1_TO_TARGET] == pytest.approx(0.1, rel=1e-4)
     assert shifted[PSNR_TO_TARGET] == pytest.approx(20.0, rel=1e-4)

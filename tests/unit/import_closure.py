@@ -33,10 +33,6 @@ def import_closure(module: str) -> set[Path]:
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 todo += [alias.name for alias in node.names if alias.name.split(".")[0] == "ganops"]
-            elif (
-                isinstance(node, ast.ImportFrom)
-                and node.level == 0
-                and (node.module or "").startswith("ganops")
-            ):
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("ganops"):
                 todo += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
     return seen

@@ -66,9 +66,7 @@ def test_cli_exits_2_with_one_line_before_any_work(tmp_path):
     )
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines == [
-        "error: params.yaml: gan.variants.dcgan.lr_d: Input should be greater than 0 (got -0.0001)"
-    ]
+    assert lines == ["error: params.yaml: gan.variants.dcgan.lr_d: Input should be greater than 0 (got -0.0001)"]
     assert not (tmp_path / "out").exists()
 
 

@@ -13,7 +13,12 @@ from sklearn.metrics import (
 )
 
 from ganops.detection import metrics as dm
-from ganops.detection.calibration import choose_threshold, fit_platt, split_fit_validation
+from ganops.detection.calibration import (
+    choose_threshold,
+    fit_platt,
+    split_fit_validation,
+    threshold_for_fpr,
+)
 
 
 def _scores(num_real: int = 300, num_fake: int = 200, seed: int = 0, ties: bool = False):
@@ -145,3 +150,13 @@ def test_threshold_flags_nothing_when_the_top_validation_image_is_real():
     labels, scores = np.array([0, 1, 1, 0]), np.array([0.9, 0.5, 0.4, 0.1])
     threshold = choose_threshold(labels, scores, "fpr", 0.01)  # any flag would be a 50% FPR
     assert threshold > 1.0 and not np.any(scores >= threshold)
+
+
+@pytest.mark.parametrize("target", [0.0, 0.004, 0.01, 0.05, 0.5])
+def test_threshold_for_fpr_is_the_lowest_that_keeps_real_fpr_under_target(target):
+    p_real = np.random.default_rng(0).random(250)
+    threshold = threshold_for_fpr(p_real, target)
+    assert np.mean(p_real >= threshold) <= target + 1e-12
+    flagged_one_more = np.mean(p_real >= np.max(p_real[p_real < threshold]))  # next lower cut
+    assert flagged_one_more > target
+    assert threshold_for_fpr(p_real, 1.0) == 0.0  # everything may be flagged

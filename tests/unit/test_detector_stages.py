@@ -89,23 +89,30 @@ def test_best_detector_by_tpr_then_auc():
 
 
 @pytest.fixture(scope="module")
-def model():
+def uploads(tmp_path_factory):
+    return tmp_path_factory.mktemp("uploads")  # the one folder the `path` input may read from
+
+
+@pytest.fixture(scope="module")
+def model(uploads):
     from ganops.tracking.detector_pyfunc import DetectorModel
+    from ganops.tracking.serving_limits import PATH_ROOT_ENV, ServingLimits
 
     rng = np.random.default_rng(0)
     real = (np.round(rng.random((60, 1, 16, 16)) * 127) / 255).astype(np.float32)  # (N, 1, 16, 16)
     cfg = DetectorConfig(bootstrap_resamples=0)
     wrapped = DetectorModel()
+    wrapped.limits = ServingLimits.from_env({PATH_ROOT_ENV: str(uploads)})
     wrapped.detector = train_detector("spectrum", real[:40], checkerboard_fakes(real[20:60], seed=1), cfg, 0)
     return wrapped
 
 
-def test_pyfunc_scores_arrays_and_paths_alike(model, tmp_path):
+def test_pyfunc_scores_arrays_and_paths_alike(model, uploads):
     images = checkerboard_fakes(np.full((3, 1, 16, 16), 0.5, np.float32), seed=2)
     images = (np.round(images * 255) / 255).astype(np.float32)
     paths = []
     for i, image in enumerate(images):
-        paths.append(tmp_path / f"{i}.png")
+        paths.append(uploads / f"{i}.png")
         Image.fromarray(np.round(image[0] * 255).astype(np.uint8)).save(paths[-1])
     by_array = model.predict(None, images)
     by_hw = model.predict(None, images[:, 0].tolist())  # nested lists, (N, H, W)
@@ -113,9 +120,7 @@ def test_pyfunc_scores_arrays_and_paths_alike(model, tmp_path):
     assert list(by_array.columns) == ["p_fake", "verdict"] and len(by_array) == 3
     np.testing.assert_allclose(by_hw["p_fake"], by_array["p_fake"])
     np.testing.assert_allclose(by_path["p_fake"], by_array["p_fake"])
-    assert (
-        by_array["verdict"] == np.where(by_array["p_fake"] >= model.detector.threshold, "fake", "real")
-    ).all()
+    assert (by_array["verdict"] == np.where(by_array["p_fake"] >= model.detector.threshold, "fake", "real")).all()
 
 
 @pytest.mark.parametrize(

@@ -58,9 +58,7 @@ def test_singular_covariances_give_finite_real_value():
     # agrees with the regularised classic formula (which adds 1e-6·I when sqrtm fails)
     assert value == pytest.approx(scipy_fid(*stats), rel=1e-3)
     zero = np.zeros((dim, dim))
-    assert frechet_distance(stats[0], zero, stats[2], zero) == pytest.approx(
-        float(np.sum((stats[0] - stats[2]) ** 2))
-    )
+    assert frechet_distance(stats[0], zero, stats[2], zero) == pytest.approx(float(np.sum((stats[0] - stats[2]) ** 2)))
 
 
 def test_rejects_mismatched_shapes_and_nan():

@@ -65,7 +65,7 @@ def test_evaluate_gan_without_inception_weights_exits_1_naming_the_file(tmp_path
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
 
     result = subprocess.run(
-        [sys.executable, "-m", "ganops.cli.main", "evaluate-gan", "tiny", "--data", str(data)]
+        [sys.executable, "-m", "ganops.cli.main", "evaluate-gan", "dcgan", "--data", str(data)]
         + ["--evaluator", "evaluator.pt", "--generator", "generator.pt", "--out", "out.json"],
         cwd=tmp_path,
         capture_output=True,

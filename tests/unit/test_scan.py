@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from ganops.config.params import DetectorConfig
-from ganops.data.image_files import expand_paths, read_image
+from ganops.data.images import expand_paths
+from ganops.data.images import read_for_model as read_image
 from ganops.detection.perturbations import checkerboard_fakes
 from ganops.detection.scan import ERROR, FAKE, REAL, scan_paths, scan_summary, write_scan_csv
 from ganops.detection.training import train_detector
@@ -27,7 +28,7 @@ def images() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def detector(images):
-    cfg = DetectorConfig(bootstrap_resamples=0)
+    cfg = DetectorConfig(bootstrap_resamples=0, threshold_perturbations=[])  # scan reads; the rule is tested elsewhere
     return train_detector("spectrum", images[:100], checkerboard_fakes(images[100:200], seed=1), cfg, seed=0)
 
 
@@ -84,7 +85,7 @@ def test_read_image_converts_mode_and_size_like_prepare(tmp_path):
     color = read_image(tmp_path / "wide.png", (3, 16, 16))
     assert color.shape == (3, 16, 16)
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff garbage")
-    with pytest.raises(ValueError, match="bad.jpg: not a readable image"):
+    with pytest.raises(ValueError, match="bad.jpg: not an image"):
         read_image(tmp_path / "bad.jpg", (1, 28, 28))
 
 

@@ -56,18 +56,14 @@ def test_full_run_writes_outputs(tmp_path):
 
 
 # wgan_gp + DiffAugment + conditional + n_critic 2 draws from every RNG stream the loop uses.
-RESUME_CFG = dict(
-    loss="wgan_gp", n_critic=2, diffaugment=True, conditional=True, num_steps=7, checkpoint_every=2
-)
+RESUME_CFG = dict(loss="wgan_gp", n_critic=2, diffaugment=True, conditional=True, num_steps=7, checkpoint_every=2)
 
 
 def test_resume_after_interruption_is_bit_exact(tmp_path, capsys):
     images, labels = data()
     train_gan("v", cfg(**RESUME_CFG), GAN, images, labels, tmp_path / "a", tmp_path / "ck_a", 0)
     with pytest.raises(TrainingInterrupted):
-        train_gan(
-            "v", cfg(**RESUME_CFG), GAN, images, labels, tmp_path / "b", tmp_path / "ck_b", 0, stop_after=5
-        )
+        train_gan("v", cfg(**RESUME_CFG), GAN, images, labels, tmp_path / "b", tmp_path / "ck_b", 0, stop_after=5)
     assert torch.load(tmp_path / "ck_b/last.pt", weights_only=True)["step"] == 4
     result = train_gan("v", cfg(**RESUME_CFG), GAN, images, labels, tmp_path / "b", tmp_path / "ck_b", 0)
     assert "resuming v from step 4" in capsys.readouterr().out

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganops.video._contract import BuildContext
+from ganops.training.family import BuildContext
 from ganops.video.export import load_video_generator, sample_clips
 from ganops.video.family import video_families
 from ganops.video.options import VideoVariantOptions
@@ -104,7 +104,7 @@ def test_samples_export_load_sample(arch, tmp_path):
     assert torch.equal(rng, torch.get_rng_state())  # samples never touch the global RNG
     assert (tmp_path / "samples.gif").is_file() and (tmp_path / "samples" / "step_000007.gif").is_file()
     G = family.sampler(parts)
-    family.export(parts, G, tmp_path / "generator.pt")
+    family.export(parts, G, tmp_path)  # the loop's hook: out_dir/generator.pt
     loaded, meta = load_video_generator(tmp_path / "generator.pt")
     assert meta["arch"] == arch and meta["clip_shape"] == list(CLIP) and meta["num_classes"] == 10
     clips = sample_clips(loaded, meta, 5, seed=3, label=7)

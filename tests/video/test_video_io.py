@@ -28,9 +28,7 @@ def test_gif_round_trip_is_exact_for_gray(tmp_path):
     save_gif_grid(tmp_path / "a.gif", clip, nrow=1)  # grid: 2 px padding around the one clip
     clips = read_video(tmp_path / "a.gif", frames=6, size=36)
     assert clips.shape == (2, 6, 1, 36, 36) and clips.dtype == np.float32
-    np.testing.assert_allclose(
-        clips.reshape(12, 1, 36, 36)[:, :, 2:34, 2:34], np.round(clip[0] * 255) / 255, atol=1e-6
-    )
+    np.testing.assert_allclose(clips.reshape(12, 1, 36, 36)[:, :, 2:34, 2:34], np.round(clip[0] * 255) / 255, atol=1e-6)
 
 
 def test_mp4_round_trip_close_and_resized(tmp_path):

@@ -71,16 +71,11 @@ def test_fvd_domain_orders_floor_below_shuffled_static_and_noise(digits):
 
 def test_features_are_deterministic_by_seed(digits):
     net, real_a, _ = digits
-    np.testing.assert_allclose(
-        clip_features(net, real_a[:8]), clip_features(net, real_a[:8], batch_size=3), atol=1e-5
-    )
+    np.testing.assert_allclose(clip_features(net, real_a[:8]), clip_features(net, real_a[:8], batch_size=3), atol=1e-5)
     assert fvd_from_features(clip_features(net, real_a), clip_features(net, real_a)) < 1e-9
     labels = np.arange(16)[:, None] % 10
     rng = torch.get_rng_state()
-    nets = [
-        train_clip_features(real_a[:16], {"digit": (labels, 10)}, steps=3, batch_size=4, seed=s)
-        for s in (1, 1, 2)
-    ]
+    nets = [train_clip_features(real_a[:16], {"digit": (labels, 10)}, steps=3, batch_size=4, seed=s) for s in (1, 1, 2)]
     assert torch.equal(rng, torch.get_rng_state())  # training leaves the global RNG alone
     same, other = (clip_features(n, real_a[:4]) for n in nets[:2]), clip_features(nets[2], real_a[:4])
     np.testing.assert_array_equal(*same)
@@ -121,8 +116,6 @@ def test_references_keep_frames_and_change_time():
     clips = np.random.default_rng(0).random((4, 6, 1, 4, 4), dtype=np.float32)
     shuffled, static = shuffled_clips(clips, 0), static_clips(clips, 0)
     assert not np.array_equal(shuffled, clips)
-    np.testing.assert_array_equal(
-        np.sort(shuffled.reshape(4, 6, -1), axis=1), np.sort(clips.reshape(4, 6, -1), axis=1)
-    )
+    np.testing.assert_array_equal(np.sort(shuffled.reshape(4, 6, -1), axis=1), np.sort(clips.reshape(4, 6, -1), axis=1))
     assert (static == static[:, :1]).all()
     assert noise_clips(clips, 0).shape == clips.shape

@@ -35,9 +35,7 @@ def test_same_seed_same_clips_other_seed_other_clips():
 def test_mass_never_leaves_the_canvas():
     """One digit: every frame holds the whole resized glyph, so each frame's mass is the same."""
     images, labels = _pool()
-    spec = MovingDigitsSpec(
-        num_digits=1, canvas_size=32, num_frames=40, digit_size=18, speed_min=3, speed_max=5
-    )
+    spec = MovingDigitsSpec(num_digits=1, canvas_size=32, num_frames=40, digit_size=18, speed_min=3, speed_max=5)
     out = render_moving_digits(images, labels, 8, spec, seed=0)  # 40 frames at 3-5 px: many bounces
     mass = out.clips.sum(axis=(2, 3, 4))  # (N, T)
     np.testing.assert_allclose(mass, mass[:, :1].repeat(40, axis=1), rtol=1e-5)

@@ -14,8 +14,16 @@ from pathlib import Path
 
 import typer
 
-from ganops.cli.common import DATA, PARAMS, load_stage_params, user_errors, variant_config
-from ganops.config.params import ConfigError, Params, load_params
+from ganops.cli.common import (
+    DATA,
+    PARAMS,
+    VARIANT,
+    load_stage_params,
+    not_one_of,
+    user_errors,
+    variant_config,
+)
+from ganops.config.params import Params, load_params
 
 detect_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Fake-image detectors.")
 
@@ -35,7 +43,7 @@ def _device(cfg: Params) -> str:
 
 @detect_app.command("generate-fakes")
 def generate_fakes_cmd(
-    variant: str,
+    variant: str = VARIANT,
     params: Path = PARAMS,
     data: Path = DATA,
     generator: Path = typer.Option(None, "--generator", help="default models/gan/VARIANT/generator.pt"),
@@ -57,7 +65,7 @@ def generate_fakes_cmd(
 
 @detect_app.command("train-detector")
 def train_detector_cmd(
-    name: str,
+    name: str = typer.Argument(..., metavar="DETECTOR", help="a detector listed in detector.detectors"),
     params: Path = PARAMS,
     data: Path = DATA,
     fakes: Path = FAKES,
@@ -65,11 +73,8 @@ def train_detector_cmd(
 ) -> None:
     """Train one detector on detector_train reals vs every variant's train fakes; calibrate on validation."""
     cfg = load_stage_params(params)
-    with user_errors():
-        if name not in cfg.detector.detectors:
-            raise ConfigError(
-                f"detector.detectors: {name!r} is not listed (listed: {', '.join(cfg.detector.detectors)})"
-            )
+    if name not in cfg.detector.detectors:
+        raise not_one_of(name, cfg.detector.detectors, "the detectors in detector.detectors", "'DETECTOR'")
     device = _device(cfg)
     from ganops.stages import train_detector as stage
 
@@ -109,7 +114,7 @@ def register_detector_cmd(
     params: Path = PARAMS,
     metrics: Path = METRICS,
     models: Path = DETECTORS_DIR,
-    out: Path = typer.Option(Path("models/detector_registered.json"), "--out"),
+    out: Path = typer.Option(Path("models/detector_registered.json"), "--out", help="the registry decision"),
 ) -> None:
     """Register the best detector (test TPR at 1% FPR) as a pyfunc; champion only if it beats the champion."""
     cfg = load_stage_params(params)
@@ -146,8 +151,11 @@ def resolve_detector(model: str, params_path: Path):
             f"--model {model}: no MLflow store at {uri.removeprefix('sqlite:///')}; run `dvc repro` in the "
             "repo (or set MLFLOW_TRACKING_URI), or pass --model models/detector/<name>"
         )
+    from ganops.tracking.store import follow_checkout
+
     cfg = load_params(params_path) if params_path.is_file() else Params()
     tracking.setup(cfg.registry.experiment)
+    follow_checkout()  # a moved checkout: the store's artifact paths follow it
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # the scan has its own bar
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -168,11 +176,9 @@ def resolve_detector(model: str, params_path: Path):
 def scan_cmd(
     paths_in: list[Path] = typer.Argument(..., metavar="PATH...", help="image files and/or folders"),
     model: str = typer.Option(DEFAULT_MODEL, "--model", help="MLflow model URI, or a detector folder / .pt"),
-    threshold: float = typer.Option(
-        None, "--threshold", help="flag as fake at p_fake >= T (default: model's)"
-    ),
+    threshold: float = typer.Option(None, "--threshold", help="flag as fake at p_fake >= T (default: model's)"),
     out: Path = typer.Option(None, "--out", help="CSV path (path, p_fake, verdict, error); default stdout"),
-    batch_size: int = typer.Option(256, "--batch-size", min=1),
+    batch_size: int = typer.Option(256, "--batch-size", min=1, help="images scored per forward pass"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bar on stderr"),
     params: Path = PARAMS,
 ) -> None:
@@ -183,7 +189,10 @@ def scan_cmd(
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise ValueError(f"--threshold {threshold}: a probability in [0, 1]")
         detector, source = resolve_detector(model, params)
-        rows = scan_paths(paths_in, detector, threshold=threshold, batch_size=batch_size, progress=progress)
+        max_pixels = (load_params(params) if params.is_file() else Params()).data.max_pixels
+        rows = scan_paths(
+            paths_in, detector, threshold=threshold, batch_size=batch_size, progress=progress, max_pixels=max_pixels
+        )
         if not rows:
             raise ValueError(f"no image files found in {', '.join(map(str, paths_in))}")
         if out is not None:

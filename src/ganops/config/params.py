@@ -13,7 +13,11 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ganops.config.video import VideoConfig
+
 PositiveFloat = Annotated[float, Field(gt=0)]
+# Above 1 no optimiser used here converges; `lr: 1e6` used to train to garbage and exit 0.
+LearningRate = Annotated[float, Field(gt=0, le=1)]
 Fraction = Annotated[float, Field(gt=0, lt=1)]
 
 
@@ -22,7 +26,7 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # .inf / .nan: no
 
 
 class SplitConfig(_Strict):
@@ -50,6 +54,9 @@ class DataConfig(_Strict):
     on_bad_image: Literal["skip", "fail"] = "skip"
     # Cap on the number of images taken from the source (None = all); used by tiny test configs.
     max_images: Annotated[int, Field(ge=30)] | None = None
+    # Largest image (width x height, read from the file header before decoding) that prepare, ingest
+    # and scan decode; bigger files are refused with a reason (JPEGs are decoded scaled down first).
+    max_pixels: Annotated[int, Field(ge=64, le=200_000_000)] = 4_194_304
     split: SplitConfig = SplitConfig()
 
     @field_validator("source")
@@ -69,7 +76,7 @@ class EvaluatorConfig(_Strict):
 
     epochs: Annotated[int, Field(ge=1, le=200)] = 8
     batch_size: Annotated[int, Field(ge=8, le=4096)] = 64
-    lr: PositiveFloat = 1e-3
+    lr: LearningRate = 1e-3
     feature_dim: Annotated[int, Field(ge=8, le=2048)] = 128
 
 
@@ -84,8 +91,8 @@ class VariantConfig(_Strict):
     batch_size: Annotated[int, Field(ge=2, le=4096)] = 64
     num_steps: Annotated[int, Field(ge=1)] = 1500  # generator updates
     n_critic: Annotated[int, Field(ge=1, le=20)] = 1  # D updates per G update
-    lr_g: PositiveFloat = 2e-4
-    lr_d: PositiveFloat = 2e-4
+    lr_g: LearningRate = 2e-4
+    lr_d: LearningRate = 2e-4
     beta1: Annotated[float, Field(ge=0, lt=1)] = 0.5
     beta2: Annotated[float, Field(ge=0, lt=1)] = 0.999
     gp_weight: Annotated[float, Field(ge=0)] = 10.0  # WGAN-GP lambda
@@ -176,19 +183,24 @@ Probability = Annotated[float, Field(ge=0, le=1)]
 
 
 class CnnDetectorConfig(_Strict):
-    """`detector.cnn`: small CNN on pixels, blur + JPEG augmentation (Wang et al. 2020)."""
+    """`detector.cnn`: small CNN on pixels, trained on degraded copies of both classes (augment.py)."""
 
-    # Defaults from a sweep on the default MNIST run (README, Abuse detection): cosine decay and
-    # augmentation probability 0.1 (Wang et al.'s lighter setting) lifted test AUC 0.981 -> 0.9995.
-    epochs: Annotated[int, Field(ge=1, le=200)] = 30
-    batch_size: Annotated[int, Field(ge=8, le=4096)] = 64
-    lr: PositiveFloat = 1e-3
+    # Defaults chosen on a validation split of detector_train (params.yaml, detector.cnn, says how):
+    # robust to blur, downscale, JPEG and noise at about half the old recipe's training compute.
+    epochs: Annotated[int, Field(ge=1, le=200)] = 24
+    batch_size: Annotated[int, Field(ge=8, le=4096)] = 128
+    lr: PositiveFloat = 2e-3
     lr_schedule: Literal["constant", "cosine"] = "cosine"  # cosine: decays to 0 over all steps
-    width: Annotated[int, Field(ge=4, le=256)] = 24  # channels of the first conv; later ones 2x, 4x
-    blur_prob: Probability = 0.1  # per image and epoch, both classes alike
-    blur_sigma_max: Annotated[float, Field(ge=0, le=10)] = 2.0  # sigma ~ U[0, max] pixels
-    jpeg_prob: Probability = 0.1
+    width: Annotated[int, Field(ge=4, le=256)] = 16  # channels of the first conv; later ones 2x, 4x
+    blur_prob: Probability = 0.3  # per image and batch, both classes alike (detection/augment.py)
+    blur_sigma_max: Annotated[float, Field(ge=0, le=10)] = 1.5  # sigma ~ U[0, max] pixels
+    downscale_prob: Probability = 0.3
+    downscale_min: Annotated[float, Field(gt=0, le=1)] = 0.5  # factor ~ U[min, 1], then back up
+    noise_prob: Probability = 0.15
+    noise_sigma_max: Annotated[float, Field(ge=0, le=1)] = 0.08  # sigma ~ U[0, max], pixels in [0, 1]
+    jpeg_prob: Probability = 0.15
     jpeg_quality_min: Annotated[int, Field(ge=1, le=100)] = 30  # quality ~ U{min..100}
+    leave_one_out_epochs: Annotated[int, Field(ge=1, le=200)] | None = 6  # None: same as epochs
 
 
 class SpectrumDetectorConfig(_Strict):
@@ -207,6 +219,10 @@ class DetectorConfig(_Strict):
     validation_fraction: Fraction = 0.25  # of detector_train, for Platt scaling + threshold
     threshold_rule: Literal["fpr", "balanced"] = "fpr"
     target_fpr: Fraction = 0.005  # the threshold rule's FPR on validation reals (half the 1 % goal: noisy)
+    # ... and on the validation reals after each of these (detection/calibration.py, threshold_for_fpr)
+    threshold_perturbations: list[str] = Field(
+        default_factory=lambda: ["blur_sigma1", "downscale_0p5", "jpeg_q50", "noise_sigma0p05"]
+    )
     bootstrap_resamples: Annotated[int, Field(ge=0, le=10000)] = 200
     leak_warn_auc: Annotated[float, Field(gt=0.5, le=1)] = 0.75
     leave_one_out: bool = True  # train extra detectors with one generator held out
@@ -216,12 +232,117 @@ class DetectorConfig(_Strict):
 
     @field_validator("detectors")
     @classmethod
-    def _known_detectors(cls, value: list[str]) -> list[str]:
-        known = ("spectrum", "cnn")  # keep in step with ganops.detection.detectors.DETECTORS
-        unknown = [name for name in value if name not in known]
-        if not value or unknown or len(set(value)) != len(value):
-            raise ValueError(f"must list distinct detectors from {', '.join(known)} (got {value!r})")
+    def _distinct_detectors(cls, value: list[str]) -> list[str]:
+        # names are checked against ganops.detection.detectors.DETECTORS in cli.checks
+        if not value or len(set(value)) != len(value):
+            raise ValueError(f"must list distinct detector names, at least one (got {value!r})")
         return value
+
+
+# --- translation (image-to-image GANs: pix2pix, CycleGAN; README docs/translation.md) ---
+
+TRANSLATION_PAIRS = ("mnist_to_mnistm", "edges_to_mnist")  # keep in step with translation.pairs.PAIR_SOURCES
+TRANSLATION_FAMILIES = ("pix2pix", "cyclegan")  # keep in step with translation.families.FAMILY_NAMES
+# Each family's own settings and the reference's defaults (junyanz/pytorch-CycleGAN-and-pix2pix); a family
+# setting given to the other family is an error. Keep equal to pix2pix.DEFAULTS / cyclegan.DEFAULTS.
+_FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "pix2pix": {"generator": "unet", "norm": "batch", "dropout": 0.5, "gan_loss": "non_saturating",
+                "lambda_l1": 100.0},
+    "cyclegan": {"generator": "resnet", "norm": "instance", "dropout": 0.0, "gan_loss": "least_squares",
+                 "lambda_cycle": 10.0, "lambda_identity": 0.5, "pool_size": 50},
+}  # fmt: skip
+_FAMILY_ONLY = {"lambda_l1", "lambda_cycle", "lambda_identity", "pool_size"}
+
+
+class TranslatorConfig(_Strict):
+    """One translator recipe (`translation.variants.NAME`), trained by `train_translator@NAME`."""
+
+    family: Literal["pix2pix", "cyclegan"]  # defaults to the variant's name when that is a family name
+    generator: Literal["unet", "resnet"]  # U-Net (pix2pix) or ResNet (CycleGAN) generator
+    discriminator: Literal["patchgan"] = "patchgan"
+    ngf: Annotated[int, Field(ge=2, le=512)] = 64  # generator base width
+    ndf: Annotated[int, Field(ge=2, le=512)] = 64  # discriminator base width
+    norm: Literal["batch", "instance"]
+    dropout: Annotated[float, Field(ge=0, lt=1)]
+    padding: Literal["reflect", "zeros"] = "reflect"  # ResNet G; zeros is deterministic on CUDA
+    resnet_blocks: Annotated[int, Field(ge=1, le=32)] = 6
+    patchgan_layers: Annotated[int, Field(ge=0, le=6)] = 0  # 0 = the largest that fits the image size
+    gan_loss: Literal["non_saturating", "minimax", "least_squares", "hinge"]
+    lambda_l1: Annotated[float, Field(ge=0)] | None = None  # pix2pix: weight of L1 to the target
+    lambda_cycle: Annotated[float, Field(ge=0)] | None = None  # CycleGAN: cycle-consistency weight
+    lambda_identity: Annotated[float, Field(ge=0)] | None = None  # CycleGAN: identity, x lambda_cycle
+    pool_size: Annotated[int, Field(ge=0, le=10_000)] | None = None  # CycleGAN: fake-image pool (0 = off)
+    lr: PositiveFloat = 2e-4
+    beta1: Annotated[float, Field(ge=0, lt=1)] = 0.5
+    beta2: Annotated[float, Field(ge=0, lt=1)] = 0.999
+    lr_constant_steps: Annotated[int, Field(ge=0)] = 10_000  # constant LR for this many steps ...
+    lr_decay_steps: Annotated[int, Field(ge=0)] = 10_000  # ... then linear decay to 0 over these
+    batch_size: Annotated[int, Field(ge=1, le=4096)] = 1
+    num_steps: Annotated[int, Field(ge=1)] = 20_000
+    checkpoint_every: Annotated[int, Field(ge=1)] = 1000  # steps between checkpoints, probes, sample grids
+    log_every: Annotated[int, Field(ge=1)] = 25
+    num_samples: Annotated[int, Field(ge=1, le=64)] = 8  # rows of the sample grid
+
+    @model_validator(mode="before")
+    @classmethod
+    def _family_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("family") not in _FAMILY_DEFAULTS:
+            return data  # the field validator names the bad or missing family
+        own = set(_FAMILY_DEFAULTS[data["family"]])
+        foreign = sorted((set(data) & _FAMILY_ONLY) - own)
+        if foreign:
+            raise ValueError(f"{', '.join(foreign)}: not a setting of family {data['family']!r}")
+        return {**_FAMILY_DEFAULTS[data["family"]], **data}
+
+
+class TranslationConfig(_Strict):
+    """`translation`: domain A and B images, the translator variants, their judge and detectors."""
+
+    # mnist_to_mnistm | edges_to_mnist | folder:<A>,folder:<B> (paths relative to the repo root)
+    source: str = "mnist_to_mnistm"
+    image_size: Annotated[int, Field(ge=8, le=256)] = 28
+    # Colour mode of each domain for folder sources (built-in pairs fix their own: gray A, rgb/gray B).
+    channels_a: Literal["gray", "rgb"] = "rgb"
+    channels_b: Literal["gray", "rgb"] = "rgb"
+    on_bad_image: Literal["skip", "fail"] = "skip"
+    max_images: Annotated[int, Field(ge=30)] | None = None  # per domain; None = all
+    split: SplitConfig = SplitConfig()  # gan_train: translators; detector_train: probes, detectors; test
+    probe_num_images: Annotated[int, Field(ge=10)] = 500  # detector_train A images scored per checkpoint
+    kid_subsets: Annotated[int, Field(ge=1)] = 50
+    kid_subset_size: Annotated[int, Field(ge=10)] = 500
+    evaluator: EvaluatorConfig = EvaluatorConfig()  # the domain-B classifier (label preservation, FID)
+    detector: DetectorConfig = DetectorConfig()  # detectors of translated fakes vs real B images
+    model_name: str = "ganops-translator"
+    variants: dict[str, TranslatorConfig] = Field(default_factory=lambda: {"pix2pix": {"family": "pix2pix"}})
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, value: str) -> str:
+        if value in TRANSLATION_PAIRS:
+            return value
+        parts = value.split(",")
+        if len(parts) == 2 and all(p.startswith("folder:") and len(p) > 7 for p in parts):
+            return value
+        raise ValueError(
+            f"must be {', '.join(TRANSLATION_PAIRS)} or folder:<A>,folder:<B> (no commas in the paths) (got {value!r})"
+        )
+
+    @field_validator("variants", mode="before")
+    @classmethod
+    def _family_from_name(cls, value: Any) -> Any:
+        """A variant named like a family (`pix2pix:`, `cyclegan:`) is of that family unless it says otherwise."""
+        if not isinstance(value, dict):
+            return value
+        if not value:
+            raise ValueError("define at least one translator variant")
+        out = {}
+        for name, body in value.items():
+            if not str(name).replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"variant name {name!r} may hold only letters, digits, _ and -")
+            if isinstance(body, dict) and "family" not in body and name in TRANSLATION_FAMILIES:
+                body = {"family": name, **body}
+            out[name] = body
+        return out
 
 
 class ScheduleConfig(_Strict):
@@ -238,6 +359,8 @@ class Params(_Strict):
     gan: GanConfig = GanConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     detector: DetectorConfig = DetectorConfig()
+    translation: TranslationConfig = TranslationConfig()
+    video: VideoConfig = VideoConfig()  # video GANs on clips (config/video.py, docs/video.md)
     schedule: ScheduleConfig = ScheduleConfig()
     # `register` in params.yaml; renamed here because pydantic models reserve that attribute name.
     registry: RegisterConfig = Field(default_factory=RegisterConfig, alias="register")
@@ -256,11 +379,21 @@ def _describe(error: dict, source: str) -> str:
 
 
 def parse_params(raw: dict | None, source: str = "params.yaml") -> Params:
-    """Validate a parsed params mapping; raise ConfigError naming the first bad key."""
+    """Validate a parsed params mapping; raise ConfigError naming the first bad key. The checks that need
+    the registries (names, sizes, batch vs data) run at the entry point: ganops.cli.checks."""
     try:
         return Params.model_validate(raw or {})
     except ValidationError as exc:
         raise ConfigError(_describe(exc.errors()[0], source)) from None
+
+
+def _yaml_error(path: Path, exc: yaml.YAMLError) -> str:
+    """`params.yaml:12:5: not valid YAML: mapping values are not allowed here` (1-based line:column)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    return f"{where}: not valid YAML: {problem}" + (f" ({context})" if context else "")
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
@@ -270,7 +403,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(_yaml_error(path, exc)) from None
     if raw is not None and not isinstance(raw, dict):
         raise ConfigError(f"{path}: top level must be a mapping of sections")
     return parse_params(raw, str(path))

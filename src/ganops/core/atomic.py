@@ -2,7 +2,8 @@
 
 Everything is written to a temporary sibling first and moved into place with `os.replace`, which is
 atomic on one filesystem. Directories are swapped as a whole (old one removed only after the new one
-is complete).
+is complete; a run killed between the two renames finds the old one and puts it back). Temporary
+names start with a dot and end in `.tmp` / `.old`, so DVC can be told to ignore them (.dvcignore).
 """
 
 from __future__ import annotations
@@ -47,16 +48,18 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
     """Yield an empty temp directory beside `final`; on success it replaces `final` as a whole."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    old = final.with_name(f".{final.name}.old")
+    if old.exists() and not final.exists():  # killed between the two renames below: put it back
+        os.replace(old, final)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
         yield tmp
-        old = None
-        if final.exists():
-            old = final.with_name(f".{final.name}.old")
+        moved = final.exists()
+        if moved:
             shutil.rmtree(old, ignore_errors=True)
             os.replace(final, old)
         os.replace(tmp, final)
-        if old is not None:
+        if moved:
             shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -17,9 +17,7 @@ def pick_device(name: str = "auto") -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            "gan.device: cuda requested but no CUDA device is visible; set gan.device: auto or cpu"
-        )
+        raise ValueError("gan.device: cuda requested but no CUDA device is visible; set gan.device: auto or cpu")
     return name
 
 

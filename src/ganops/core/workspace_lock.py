@@ -16,7 +16,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,11 +46,13 @@ def workspace_lock(
     owner: str = "",
     poll_s: float = 0.5,
     hint: str = ", or raise lock_wait_s",
+    on_wait: Callable[[], None] | None = None,
 ) -> Iterator[float]:
     """Hold the retrain lock of the workspace at `root`; yield the seconds spent waiting for it.
 
     Waits up to `wait_s` seconds for a run that holds it, then raises `WorkspaceLocked` naming the
     holder and since when it holds the lock (`hint` ends that message: what else the caller can do).
+    `on_wait` is called once, when the lock is first found held (tests wait on it, not on a clock).
     """
     path = Path(root) / LOCK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,6 +63,9 @@ def workspace_lock(
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if on_wait is not None:
+                    on_wait()
+                    on_wait = None
                 waited = time.monotonic() - start
                 if waited >= wait_s:
                     raise WorkspaceLocked(

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from ganops.config.params import DataConfig
+from ganops.data.images import IMAGE_EXTENSIONS, display_name, is_inside, name_problem, read_image
 
 SPLITS = ("gan_train", "detector_train", "test")
 MANIFEST = "manifest.json"
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 _FIX_MISSING = "run `dvc repro prepare` (or `ganops prepare`) first"
 
 
@@ -147,10 +147,7 @@ def _resolve_folder(source: str, root: Path) -> Path:
     folder = Path(source.removeprefix("folder:")).expanduser()
     folder = folder if folder.is_absolute() else Path(root) / folder
     where = f"data.source {source!r}: folder {folder}"
-    layout = (
-        f"put images ({', '.join(e[1:] for e in IMAGE_EXTENSIONS)}) directly in it, "
-        "or in one sub-folder per class"
-    )
+    layout = f"put images ({', '.join(e[1:] for e in IMAGE_EXTENSIONS)}) directly in it, or in one sub-folder per class"
     if not folder.is_dir():
         raise ValueError(f"{where} does not exist; create it and {layout}")
     if not any(not p.name.startswith(".") for p in folder.iterdir()):
@@ -158,9 +155,23 @@ def _resolve_folder(source: str, root: Path) -> Path:
     return folder
 
 
+def _entry_problem(path: Path, folder: Path) -> str | None:
+    """Why a folder entry is not read at all: a name DVC cannot track, or a link out of the folder."""
+    if (problem := name_problem(path)) is not None:
+        return problem
+    if path.is_symlink() and not is_inside(path, folder):
+        return f"a symbolic link leading out of {folder} (or nowhere); only files inside it are read"
+    return None
+
+
 def _scan_folder(folder: Path) -> tuple[list[tuple[Path, int]], list[str], list[dict]]:
     """(image files with labels, class names, skipped entries) for a flat or per-class folder."""
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))  # hidden files: OS/VCS
+    skipped: list[dict] = []
+    for path in entries:
+        if (reason := _entry_problem(path, folder)) is not None:
+            skipped.append({"path": display_name(path), "reason": reason})
+    entries = [p for p in entries if _entry_problem(p, folder) is None]
     class_dirs = [p for p in entries if p.is_dir()]
     top_images = [p for p in entries if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
     if class_dirs and top_images:
@@ -168,7 +179,6 @@ def _scan_folder(folder: Path) -> tuple[list[tuple[Path, int]], list[str], list[
             f"{folder}: holds both images ({top_images[0].name}, ...) and sub-folders "
             f"({class_dirs[0].name}, ...); put all images either directly in it or in class sub-folders"
         )
-    skipped: list[dict] = []
     files: list[tuple[Path, int]] = []
     if class_dirs:  # with class folders, loose top-level files (README, notes) are listed, not read
         skipped += [{"path": str(p), "reason": "not in a class folder"} for p in entries if p.is_file()]
@@ -178,14 +188,15 @@ def _scan_folder(folder: Path) -> tuple[list[tuple[Path, int]], list[str], list[
         for path in children:
             if path.name.startswith("."):
                 continue
-            if path.is_dir():
+            reason = _entry_problem(path, folder) if directory != folder else None  # top level: done
+            if reason is None and path.is_dir():
                 reason = "nested folder (only one level of class folders is read)"
-            elif path.suffix.lower() not in IMAGE_EXTENSIONS:
+            elif reason is None and path.suffix.lower() not in IMAGE_EXTENSIONS:
                 reason = f"not an image file (extension {path.suffix!r})"
-            else:
+            elif reason is None:
                 files.append((path, label))
                 continue
-            skipped.append({"path": str(path), "reason": reason})
+            skipped.append({"path": display_name(path), "reason": reason})
     if not files:
         raise ValueError(
             f"{folder}: no image files ({', '.join(IMAGE_EXTENSIONS)}) found (skipped {len(skipped)} "
@@ -194,59 +205,19 @@ def _scan_folder(folder: Path) -> tuple[list[tuple[Path, int]], list[str], list[
     return files, [d.name for d in class_dirs], skipped
 
 
-def read_image(path: Path, channels: str) -> np.ndarray:
-    """One image file as float (H, W, C) in [0, 1], C = 1 (gray) or 3 (rgb); raises on bad files.
-
-    Transparent pixels are composited over black; 16-bit and 32-bit integer images are scaled by
-    their type's range, so no mode is clipped or wrapped around.
-    """
-    from PIL import Image
-
-    with Image.open(path) as img:
-        img.verify()  # structure and checksums; the object is unusable afterwards
-    with Image.open(path) as img:
-        img.load()  # decodes every byte: truncated files fail here
-        if img.mode in ("I", "F") or img.mode.startswith("I;16"):
-            array = np.asarray(img, dtype=np.float64)
-            if img.mode.startswith("I;16") or array.max() > 255:
-                top = 65535.0
-            else:
-                top = 1.0 if img.mode == "F" and array.max() <= 1 else 255.0
-            array = np.clip(array / top, 0.0, 1.0)
-            gray = array[..., None]  # (H, W, 1)
-            return gray if channels == "gray" else np.repeat(gray, 3, axis=-1)
-        has_alpha = img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in img.info
-        rgba = img.convert("RGBA") if has_alpha else None
-        if rgba is not None:
-            black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-            img = Image.alpha_composite(black, rgba)
-        img = img.convert("L" if channels == "gray" else "RGB")
-        array = np.asarray(img, dtype=np.float64) / 255.0
-    return array[..., None] if array.ndim == 2 else array  # (H, W, C)
-
-
 def _load_folder(cfg: DataConfig, folder: Path) -> LoadedImages:
-    from PIL import UnidentifiedImageError
-    from skimage.transform import resize
-
     files, class_names, skipped = _scan_folder(folder)
     size, channels = cfg.image_size, cfg.channels
     images, labels, bad = [], [], []
     resized = []
     for path, label in files:
-        try:
-            array = read_image(path, channels)  # (H, W, C)
-        except UnidentifiedImageError:
-            bad.append({"path": str(path), "reason": "not an image (Pillow cannot identify its format)"})
+        try:  # root=folder: the file opened must lie inside the folder, whatever its name says
+            decoded = read_image(path, channels, (size, size), max_pixels=cfg.max_pixels, root=folder)
+        except ValueError as exc:  # one line naming the file: not an image, corrupt, over budget
+            bad.append({"path": str(path), "reason": str(exc).removeprefix(f"{path}: ")})
             continue
-        except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, ValueError, ...)
-            reason = f"corrupt or truncated image: {type(exc).__name__}: {exc}".splitlines()[0]
-            bad.append({"path": str(path), "reason": reason})
-            continue
-        resized.append(array.shape[:2] != (size, size))
-        if resized[-1]:
-            array = np.clip(resize(array, (size, size), order=1, anti_aliasing=True), 0.0, 1.0)
-        images.append(array.transpose(2, 0, 1).astype(np.float32))  # (C, H, W)
+        resized.append(decoded.source_size != (size, size))
+        images.append(decoded.pixels)  # (C, H, W) float32
         labels.append(label)
     if bad and cfg.on_bad_image == "fail":
         listing = "\n".join(f"  {b['path']}: {b['reason']}" for b in bad)
@@ -257,8 +228,7 @@ def _load_folder(cfg: DataConfig, folder: Path) -> LoadedImages:
     skipped = skipped + bad
     if not images:
         raise ValueError(
-            f"{folder}: every file was skipped ({len(skipped)}); first: "
-            f"{skipped[0]['path']}: {skipped[0]['reason']}"
+            f"{folder}: every file was skipped ({len(skipped)}); first: {skipped[0]['path']}: {skipped[0]['reason']}"
         )
     label_array = np.asarray(labels, dtype=np.int64)
     empty = [name for i, name in enumerate(class_names) if not np.any(label_array == i)]

@@ -43,8 +43,7 @@ def _histogram(labels: np.ndarray, class_names: list[str]) -> dict[str, int]:
     values, counts = np.unique(labels, return_counts=True)
     names = {i: name for i, name in enumerate(class_names)}
     return {
-        names.get(int(v), "unknown" if v == -1 else str(int(v))): int(c)
-        for v, c in zip(values, counts, strict=True)
+        names.get(int(v), "unknown" if v == -1 else str(int(v))): int(c) for v, c in zip(values, counts, strict=True)
     }
 
 
@@ -67,9 +66,7 @@ def prepare_dataset(cfg: DataConfig, seed: int, out_dir: Path, root: Path) -> di
         "total": int(len(loaded.labels)),
         "counts": {name: int(len(idx)) for name, idx in splits.items()},
         "class_names": loaded.class_names,
-        "class_histogram": {
-            name: _histogram(loaded.labels[idx], loaded.class_names) for name, idx in splits.items()
-        },
+        "class_histogram": {name: _histogram(loaded.labels[idx], loaded.class_names) for name, idx in splits.items()},
         "skipped": loaded.skipped,
         "skipped_count": len(loaded.skipped),
         "resized_count": loaded.resized_count,

@@ -10,9 +10,9 @@ has the same small interface:
     detector.state() / Cls.from_state(state)         # plain tensors and numbers, no pickle
 
 Calibration and the threshold are added on top by `detector_training.train_detector`.
-- `cnn`: a small convolutional net (BatchNorm, LeakyReLU, global average pool) on pixels, trained
-  with the blur + JPEG augmentation of Wang et al. (2020) applied to both classes alike, redrawn
-  each epoch.
+- `cnn`: a small convolutional net (BatchNorm, LeakyReLU, `build_cnn`) on pixels, trained on
+  degraded copies of both classes alike (blur, downscale, noise, JPEG; Wang et al. 2020), drawn
+  afresh for every batch by augment.py, so that no degradation carries the label.
 - `spectrum`: radial log spectrum + log-DCT features (Durall 2020, Frank 2020), standardised, into
   an L2 logistic regression. Fast, and transparent about *why* (frequency artefacts).
 Both weight the classes equally, so unbalanced real/fake counts do not shift the score.
@@ -49,26 +49,37 @@ def _labelled(real: np.ndarray, fake: np.ndarray) -> tuple[np.ndarray, np.ndarra
 # --- cnn ---
 
 
-def build_cnn(in_channels: int, width: int):
-    """(B, C, H, W) in [0, 1] -> (B,) logit. Full resolution for two convs (artefacts are per pixel),
-    then two poolings and a global average, so any H, W >= 4 works."""
+CNN_ARCH = 2  # stored in detector.pt; 1 = the pre-issue-13 net, still loadable
+
+
+def _block(c_in: int, c_out: int) -> list:
     from torch import nn
 
-    def block(c_in: int, c_out: int) -> list[nn.Module]:
-        return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)]
+    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)]
 
-    return nn.Sequential(
-        *block(in_channels, width),
-        *block(width, width),
-        nn.MaxPool2d(2),
-        *block(width, 2 * width),
-        nn.MaxPool2d(2),
-        *block(2 * width, 4 * width),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(4 * width, 1),
-        nn.Flatten(0),
-    )
+
+def build_cnn(in_channels: int, width: int, arch: int = CNN_ARCH):
+    """(B, C, H, W) in [0, 1] -> (B,) logit; any H, W >= 4.
+
+    arch 2: one conv at full resolution (per-pixel artefacts survive the max-pool), then two convs
+    each at 1/2 and 1/4 resolution, where the digit's shape is judged and compute is cheap, and a
+    3x3 average-pooled map into the linear head (where on the image, not only what). Blur and
+    resizing erase per-pixel artefacts, so this is where a robust detector's capacity goes (how the
+    recipe was chosen: params.yaml, detector.cnn).
+    arch 1: two convs at full resolution, one each at 1/2 and 1/4, global average pool.
+    """
+    from torch import nn
+
+    w = width
+    if arch == 1:
+        body = [*_block(in_channels, w), *_block(w, w), nn.MaxPool2d(2), *_block(w, 2 * w), nn.MaxPool2d(2)]
+        body += [*_block(2 * w, 4 * w)]
+        return nn.Sequential(*body, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * w, 1), nn.Flatten(0))
+    assert arch == 2, arch
+    body = [*_block(in_channels, w), nn.MaxPool2d(2), *_block(w, 2 * w), *_block(2 * w, 2 * w), nn.MaxPool2d(2)]
+    body += [*_block(2 * w, 4 * w), *_block(4 * w, 4 * w)]
+    head = [nn.AdaptiveAvgPool2d(3), nn.Flatten(), nn.Linear(4 * w * 9, 1), nn.Flatten(0)]
+    return nn.Sequential(*body, *head)
 
 
 @register_detector("cnn")
@@ -82,7 +93,7 @@ class CnnDetector:
     def fit(self, real: np.ndarray, fake: np.ndarray, seed: int) -> CnnDetector:
         import torch
 
-        from ganops.detection.perturbations import augment_blur_jpeg
+        from ganops.detection.augment import Degradations, degrade
 
         cfg = self.cfg
         images, labels = _labelled(real, fake)
@@ -92,23 +103,19 @@ class CnnDetector:
         optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         steps_per_epoch = -(-len(images) // cfg.batch_size)
         schedule = None
-        if getattr(cfg, "lr_schedule", "constant") == "cosine":  # to 0 over the whole run, per step
+        if cfg.lr_schedule == "cosine":  # to 0 over the whole run, per step
             schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.epochs * steps_per_epoch)
         pos_weight = torch.tensor(len(real) / len(fake), device=self.device)
         loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
-        rng = np.random.default_rng([seed, 2])
-        shuffle = torch.Generator().manual_seed(seed)
-        y = torch.from_numpy(labels).to(self.device)
+        recipe = Degradations.from_config(cfg)
+        draws = torch.Generator().manual_seed(seed)  # shuffling and degradations
+        x, y = torch.from_numpy(images), torch.from_numpy(labels).to(self.device)  # (N, C, H, W), (N,)
         self.net.train()
         for _epoch in range(cfg.epochs):
-            # Augmented copies are drawn afresh each epoch, from the same distribution for both classes.
-            augmented = augment_blur_jpeg(
-                images, rng, cfg.blur_prob, cfg.blur_sigma_max, cfg.jpeg_prob, cfg.jpeg_quality_min
-            )
-            x = torch.from_numpy(augmented).to(self.device)  # (N, C, H, W)
-            for batch in torch.randperm(len(x), generator=shuffle).split(cfg.batch_size):
-                batch = batch.to(self.device)
-                loss = loss_fn(self.net(x[batch] * 2 - 1), y[batch])
+            for batch in torch.randperm(len(x), generator=draws).split(cfg.batch_size):
+                # Degraded copies drawn afresh for every batch, from one distribution for both classes.
+                x_batch = degrade(x[batch], recipe, draws).to(self.device)
+                loss = loss_fn(self.net(x_batch * 2 - 1), y[batch.to(self.device)])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -135,6 +142,7 @@ class CnnDetector:
     def state(self) -> dict:
         first = self.net[0]
         return {
+            "arch": CNN_ARCH,
             "in_channels": int(first.in_channels),
             "width": int(first.out_channels),
             "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
@@ -143,7 +151,7 @@ class CnnDetector:
     @classmethod
     def from_state(cls, state: dict, device: str = "cpu") -> CnnDetector:
         detector = cls(None, device)
-        detector.net = build_cnn(state["in_channels"], state["width"])
+        detector.net = build_cnn(state["in_channels"], state["width"], int(state.get("arch", 1)))
         detector.net.load_state_dict(state["state_dict"])
         detector.net.to(device).eval()
         return detector
@@ -177,9 +185,7 @@ class SpectrumDetector:
         start = time.perf_counter()
         features = self._features(images)
         scaler = StandardScaler().fit(features)
-        model = LogisticRegression(
-            C=self.cfg.logreg_c, class_weight="balanced", max_iter=5000, random_state=seed
-        )
+        model = LogisticRegression(C=self.cfg.logreg_c, class_weight="balanced", max_iter=5000, random_state=seed)
         model.fit(scaler.transform(features), labels)
         self.mean, self.scale = scaler.mean_.astype(np.float64), scaler.scale_.astype(np.float64)
         self.coef, self.intercept = model.coef_[0].astype(np.float64), float(model.intercept_[0])

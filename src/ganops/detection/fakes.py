@@ -24,13 +24,9 @@ def load_fakes(fakes_dir: Path, variants: list[str], part: str) -> dict[str, np.
     for variant in variants:
         path = Path(fakes_dir) / variant / f"{part}_images.npy"
         if not path.is_file():
-            raise FileNotFoundError(
-                f"{path}: no fakes for variant {variant!r}; run `dvc repro generate_fakes`"
-            )
+            raise FileNotFoundError(f"{path}: no fakes for variant {variant!r}; run `dvc repro generate_fakes`")
         manifest = json.loads((path.parent / FAKES_MANIFEST).read_text())
         if manifest["sha256"].get(path.name) != file_sha256(path):
-            raise ValueError(
-                f"{path}: sha256 differs from its manifest; run `dvc repro generate_fakes` again"
-            )
+            raise ValueError(f"{path}: sha256 differs from its manifest; run `dvc repro generate_fakes` again")
         out[variant] = np.load(path, allow_pickle=False)
     return out

@@ -57,9 +57,7 @@ def log_dct(images: np.ndarray, dct_grid: int = 32) -> np.ndarray:
     return coeffs.reshape(n, -1)
 
 
-def spectrum_features(
-    images: np.ndarray, features: str = "both", dct_grid: int = 32, chunk: int = 512
-) -> np.ndarray:
+def spectrum_features(images: np.ndarray, features: str = "both", dct_grid: int = 32, chunk: int = 512) -> np.ndarray:
     """The `spectrum` detector's input: radial spectrum and/or log-DCT, (N, C, H, W) -> (N, F).
 
     Computed `chunk` images at a time to bound the memory of the float64 transforms."""
@@ -67,8 +65,7 @@ def spectrum_features(
         raise ValueError(f"spectrum features must be one of {', '.join(FEATURE_SETS)} (got {features!r})")
     if len(images) > chunk:
         parts = [
-            spectrum_features(images[i : i + chunk], features, dct_grid, chunk)
-            for i in range(0, len(images), chunk)
+            spectrum_features(images[i : i + chunk], features, dct_grid, chunk) for i in range(0, len(images), chunk)
         ]
         return np.concatenate(parts)
     parts = []

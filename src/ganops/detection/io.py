@@ -75,9 +75,7 @@ def load_detector(path: str | Path, device: str = "cpu") -> TrainedDetector:
         )
     name = payload["name"]
     if name not in DETECTORS:
-        raise ValueError(
-            f"{path}: unknown detector {name!r}; this ganops knows {', '.join(sorted(DETECTORS))}"
-        )
+        raise ValueError(f"{path}: unknown detector {name!r}; this ganops knows {', '.join(sorted(DETECTORS))}")
     model = DETECTORS[name].from_state(payload["model_state"], device)
     platt = PlattScaling(float(payload["platt_coef"]), float(payload["platt_intercept"]))
     shape = tuple(int(s) for s in payload["image_shape"])

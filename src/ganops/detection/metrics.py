@@ -120,9 +120,7 @@ def detection_metrics(
         raise ValueError(f"labels {labels.shape} and p_fake {p_fake.shape} must be equal 1-D shapes")
     num_real, num_fake = int((labels == 0).sum()), int((labels == 1).sum())
     if num_real == 0 or num_fake == 0 or num_real + num_fake != len(labels):
-        raise ValueError(
-            f"need labels 0 (real) and 1 (fake), both present; got {num_real} real, {num_fake} fake"
-        )
+        raise ValueError(f"need labels 0 (real) and 1 (fake), both present; got {num_real} real, {num_fake} fake")
     flagged = p_fake >= threshold
     out = _point_metrics(labels, p_fake, threshold)
     out |= {

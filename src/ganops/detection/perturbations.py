@@ -1,9 +1,11 @@
 """Image perturbations for detector augmentation and robustness checks, on float (N, C, H, W) in [0, 1].
 
 Each perturbation is applied identically to real and fake images: a detector that only works on
-pristine pixels would be beaten by one re-save, so we report its metrics after each one. The same
-blur and JPEG functions drive the CNN detector's training augmentation (Wang et al. 2020), so the
-two never drift apart. Images with 1 (gray) or 3 (RGB) channels are supported.
+pristine pixels would be beaten by one re-save, so we report its metrics after each one, and the
+decision threshold is set so that validation reals stay under the target FPR after the ones named in
+`detector.threshold_perturbations`. These are the libraries' own operations (skimage, Pillow); the
+CNN's training augmentation uses batched torch versions of them (augment.py), tested against these.
+Images with 1 (gray) or 3 (RGB) channels are supported.
 """
 
 from __future__ import annotations
@@ -53,25 +55,6 @@ def blur_image(image: np.ndarray, sigma: float) -> np.ndarray:
     if sigma <= 0:
         return image.astype(np.float32, copy=True)
     return gaussian(image, sigma=(0, sigma, sigma), mode="reflect", preserve_range=True).astype(np.float32)
-
-
-def augment_blur_jpeg(
-    images: np.ndarray,
-    rng: np.random.Generator,
-    blur_prob: float = 0.5,
-    blur_sigma_max: float = 2.0,
-    jpeg_prob: float = 0.5,
-    jpeg_quality_min: int = 30,
-) -> np.ndarray:
-    """Wang et al. (2020) augmentation: per image, blur with sigma ~ U[0, max] with probability
-    `blur_prob`, then JPEG with quality ~ U{min..100} with probability `jpeg_prob`."""
-    out = images.astype(np.float32, copy=True)  # (N, C, H, W)
-    for i in range(len(out)):
-        if rng.random() < blur_prob:
-            out[i] = blur_image(out[i], float(rng.uniform(0.0, blur_sigma_max)))
-        if rng.random() < jpeg_prob:
-            out[i] = jpeg_image(out[i], int(rng.integers(jpeg_quality_min, 101)))
-    return out
 
 
 # --- registered batch perturbations (N, C, H, W) -> (N, C, H, W) ---

@@ -92,9 +92,7 @@ def _leakage_section(details: dict, warn_auc: float) -> list[str]:
         for split in ("train", "test")
     ]
     for variant, result in leakage.get("per_generator", {}).items():
-        rows.append(
-            [f"test, {variant} only", _fmt(result["leak_auc"]), "**YES**" if result["leak_warning"] else "no"]
-        )
+        rows.append([f"test, {variant} only", _fmt(result["leak_auc"]), "**YES**" if result["leak_warning"] else "no"])
     return [
         "## Leakage check",
         "",
@@ -109,9 +107,7 @@ def _leakage_section(details: dict, warn_auc: float) -> list[str]:
 def leak_fired(leakage: dict) -> list[str]:
     """Where the leakage check fired, e.g. ['train', 'test', 'generator dcgan']."""
     fired = [split for split in ("train", "test") if leakage[split]["leak_warning"]]
-    return fired + [
-        f"generator {v}" for v, r in leakage.get("per_generator", {}).items() if r["leak_warning"]
-    ]
+    return fired + [f"generator {v}" for v, r in leakage.get("per_generator", {}).items() if r["leak_warning"]]
 
 
 def report_markdown(details: dict, warn_auc: float) -> str:
@@ -190,11 +186,7 @@ def report_markdown(details: dict, warn_auc: float) -> str:
     rows = [
         [
             v,
-            *(
-                _fmt(details[n]["per_generator"][v][k])
-                for n in names
-                for k in (AUC, TPR_AT_FPR_1PCT, TPR_AT_THRESHOLD)
-            ),
+            *(_fmt(details[n]["per_generator"][v][k]) for n in names for k in (AUC, TPR_AT_FPR_1PCT, TPR_AT_THRESHOLD)),
         ]
         for v in variants
     ]

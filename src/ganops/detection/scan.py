@@ -1,7 +1,9 @@
 """Score image files and folders with a trained detector: one row per file, errors included.
 
-Unreadable or missing files become rows with an `error` and no score; they never stop the scan.
-Verdicts use the detector's own threshold (chosen on validation data) unless one is given.
+Unreadable or missing files, files above the pixel budget (`data.max_pixels`, read from the header
+before decoding) and names that are not valid UTF-8 (shown with backslash escapes) become rows with
+an `error` and no score; they never stop the scan. Verdicts use the detector's own threshold (chosen
+on validation data) unless one is given.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ganops.core.atomic import atomic_path
-from ganops.data.image_files import expand_paths, read_image
+from ganops.data.images import DEFAULT_MAX_PIXELS, display_name, expand_paths, read_for_model
 from ganops.detection.training import TrainedDetector
 
 SCAN_COLUMNS = ("path", "p_fake", "verdict", "error")
@@ -26,6 +28,7 @@ def scan_paths(
     threshold: float | None = None,
     batch_size: int = 256,
     progress: bool = True,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> list[dict]:
     """Rows {path, p_fake, verdict, error} for every file in `paths` (folders expanded recursively)."""
     from tqdm import tqdm
@@ -48,10 +51,10 @@ def scan_paths(
             pending.clear()
 
     for path in tqdm(files, desc="scan", unit="img", disable=not progress):
-        row = {"path": str(path), "p_fake": None, "verdict": ERROR, "error": ""}
+        row = {"path": display_name(path), "p_fake": None, "verdict": ERROR, "error": ""}
         rows.append(row)
         try:
-            pending.append((row, read_image(path, detector.image_shape)))
+            pending.append((row, read_for_model(path, detector.image_shape, max_pixels)))
         except ValueError as exc:
             row["error"] = str(exc)
             continue

@@ -15,9 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ganops.detection.calibration import PlattScaling, choose_threshold, fit_platt, split_fit_validation
+from ganops.data.validate import check_image_batch, describe_array
+from ganops.detection.calibration import (
+    PlattScaling,
+    choose_threshold,
+    fit_platt,
+    split_fit_validation,
+    threshold_for_fpr,
+)
 from ganops.detection.detectors import DETECTORS
 from ganops.detection.metrics import detection_metrics
+from ganops.detection.perturbations import PERTURBATIONS, apply_perturbation
 
 if TYPE_CHECKING:
     from ganops.config.params import DetectorConfig
@@ -25,45 +33,6 @@ if TYPE_CHECKING:
 LEAK_AUC = "leak_auc"
 LEAK_WARNING = "leak_warning"
 MIN_IMAGES_PER_CLASS = 10
-_RANGE_SLACK = 1e-4  # float round-off of generators that map tanh output to [0, 1]
-
-
-def _describe(array: np.ndarray) -> str:
-    text = f"{tuple(array.shape)} {array.dtype}"
-    if array.size and np.issubdtype(array.dtype, np.number):
-        if not np.isfinite(array).all():
-            return text + " containing NaN or inf"
-        text += f" in [{array.min():g}, {array.max():g}]"
-    return text
-
-
-def check_images(images: Any, image_shape: tuple[int, int, int], what: str = "images") -> np.ndarray:
-    """Validate user images against a model's (C, H, W); return float32 (N, C, H, W) in [0, 1].
-
-    Accepts numpy arrays or torch tensors, any float dtype, and (N, H, W) for 1-channel models.
-    Raises ValueError naming the expected and the received layout otherwise.
-    """
-    if hasattr(images, "detach"):  # torch.Tensor; bfloat16/float16 widened, other dtypes kept
-        images = images.detach().cpu()
-        images = (images.float() if images.is_floating_point() else images).numpy()
-    array = np.asarray(images)
-    c, h, w = image_shape
-    expected = f"(N, {h}, {w}) or (N, 1, {h}, {w})" if c == 1 else f"(N, {c}, {h}, {w})"
-    shape_ok = (array.ndim == 4 and array.shape[1:] == (c, h, w)) or (
-        c == 1 and array.ndim == 3 and array.shape[1:] == (h, w)
-    )
-    float_ok = np.issubdtype(array.dtype, np.floating)
-    range_ok = float_ok and (
-        array.size == 0
-        or (np.isfinite(array).all() and array.min() >= -_RANGE_SLACK and array.max() <= 1 + _RANGE_SLACK)
-    )
-    if not (shape_ok and range_ok):
-        numeric = array.size and np.issubdtype(array.dtype, np.number) and np.isfinite(array).all()
-        hint = " (divide 8-bit pixels by 255)" if numeric and array.max() > 1 else ""
-        raise ValueError(
-            f"{what}: expected float array {expected} with values in [0, 1], got {_describe(array)}{hint}"
-        )
-    return np.clip(array.reshape(-1, c, h, w), 0.0, 1.0).astype(np.float32, copy=False)
 
 
 @dataclass
@@ -79,7 +48,7 @@ class TrainedDetector:
 
     def score(self, images: Any) -> np.ndarray:
         """Calibrated p_fake (N,) float64 for float images (N, C, H, W) in [0, 1]."""
-        return self.platt(self.model.raw_score(check_images(images, self.image_shape)))
+        return self.platt(self.model.raw_score(check_image_batch(images, self.image_shape)))
 
     def predict(self, images: Any, threshold: float | None = None) -> np.ndarray:
         """(N,) bool: flagged as fake."""
@@ -90,9 +59,9 @@ def _check_pair(real: np.ndarray, fake: np.ndarray, min_count: int = 1) -> tuple
     """Both classes in one layout (N, C, H, W) float in [0, 1], never a different format per class."""
     real = np.asarray(real)
     if real.ndim != 4:
-        raise ValueError(f"real images: expected a float array (N, C, H, W), got {_describe(real)}")
+        raise ValueError(f"real images: expected a float array (N, C, H, W), got {describe_array(real)}")
     shape = tuple(real.shape[1:])
-    real, fake = check_images(real, shape, "real images"), check_images(fake, shape, "fake images")
+    real, fake = check_image_batch(real, shape, "real images"), check_image_batch(fake, shape, "fake images")
     for what, images in (("real", real), ("fake", fake)):
         if len(images) < min_count:
             raise ValueError(f"{what} images: need at least {min_count}, got {len(images)}")
@@ -115,6 +84,12 @@ def train_detector(
     """Fit detector `name` on real vs fake (N, C, H, W) float in [0, 1]; calibrate on a held-out part."""
     if name not in DETECTORS:
         raise ValueError(f"unknown detector {name!r}; registered: {', '.join(sorted(DETECTORS))}")
+    unknown = [p for p in cfg.threshold_perturbations if p not in PERTURBATIONS]
+    if unknown:
+        raise ValueError(
+            f"detector.threshold_perturbations: unknown {', '.join(unknown)}; "
+            f"registered: {', '.join(sorted(PERTURBATIONS))}"
+        )
     real, fake = _check_pair(real, fake, MIN_IMAGES_PER_CLASS)
     real_fit, fake_fit, real_val, fake_val = split_fit_validation(real, fake, cfg.validation_fraction, seed)
     model = DETECTORS[name](getattr(cfg, name, None), device).fit(real_fit, fake_fit, seed)
@@ -124,11 +99,17 @@ def train_detector(
     platt = fit_platt(raw_val, val_labels)
     p_val = platt(raw_val)
     threshold = choose_threshold(val_labels, p_val, cfg.threshold_rule, cfg.target_fpr)
+    # Raised until degraded validation reals are flagged no more often than target_fpr either.
+    p_real_degraded = {
+        p: platt(model.raw_score(apply_perturbation(p, real_val, seed))) for p in cfg.threshold_perturbations
+    }
+    threshold = max([threshold, *(threshold_for_fpr(p, cfg.target_fpr) for p in p_real_degraded.values())])
     meta = {
         "generators": sorted(generators or []),
         "seed": int(seed),
         "threshold_rule": cfg.threshold_rule,
         "target_fpr": float(cfg.target_fpr),
+        "threshold_perturbations": list(cfg.threshold_perturbations),
         "num_fit_real": len(real_fit),
         "num_fit_fake": len(fake_fit),
         "num_val_real": len(real_val),
@@ -136,6 +117,7 @@ def train_detector(
         "train_seconds": float(model.train_seconds),
         # Optimistic: the threshold was chosen on these same images. Judge on the test split.
         "validation": detection_metrics(val_labels, p_val, threshold, bootstrap_resamples=0),
+        "validation_fpr_degraded": {p: float(np.mean(v >= threshold)) for p, v in p_real_degraded.items()},
     }
     return TrainedDetector(name, model, platt, threshold, tuple(int(s) for s in real.shape[1:]), meta)
 
@@ -150,9 +132,20 @@ def evaluate_detector(
     """detection_metrics of `trained` on held-out real and fake images, at its own threshold."""
     real, fake = _check_pair(real, fake)
     p_fake = np.concatenate([trained.score(real), trained.score(fake)])
-    return detection_metrics(
-        _labels(len(real), len(fake)), p_fake, trained.threshold, bootstrap_resamples, seed
-    )
+    return detection_metrics(_labels(len(real), len(fake)), p_fake, trained.threshold, bootstrap_resamples, seed)
+
+
+def leave_one_out_config(name: str, cfg: DetectorConfig) -> DetectorConfig:
+    """`cfg` with detector `name`'s `leave_one_out_epochs` (when set) in place of its `epochs`.
+
+    The held-out models only have to show whether an unseen generator is caught, not to ship, so
+    they may train shorter than the main detector; each one still starts from scratch and never
+    sees the held-out generator."""
+    section = getattr(cfg, name, None)
+    epochs = getattr(section, "leave_one_out_epochs", None)
+    if epochs is None or epochs >= section.epochs:  # never longer than the main detector
+        return cfg
+    return cfg.model_copy(update={name: section.model_copy(update={"epochs": epochs})})
 
 
 def leave_one_out(
@@ -171,14 +164,13 @@ def leave_one_out(
             "leave_one_out needs the same >= 2 generators in fakes_train and fakes_test, got "
             f"{sorted(fakes_train)} and {sorted(fakes_test)}"
         )
+    loo_cfg = leave_one_out_config(name, cfg)
     results = {}
     for held_out in sorted(fakes_train):
         seen = [g for g in sorted(fakes_train) if g != held_out]
         fake = np.concatenate([fakes_train[g] for g in seen])
-        trained = train_detector(name, real_train, fake, cfg, seed, generators=seen, device=device)
-        results[held_out] = evaluate_detector(
-            trained, real_test, fakes_test[held_out], cfg.bootstrap_resamples, seed
-        )
+        trained = train_detector(name, real_train, fake, loo_cfg, seed, generators=seen, device=device)
+        results[held_out] = evaluate_detector(trained, real_test, fakes_test[held_out], cfg.bootstrap_resamples, seed)
     return results
 
 

@@ -59,9 +59,7 @@ class Evaluator(nn.Module):
         self.num_classes = int(num_classes)
         self.feature_dim = int(feature_dim)
         self.task = task
-        self.class_names = (
-            list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
-        )
+        self.class_names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
         self.trunk = nn.Sequential(
             _conv_block(channels, 32),
             nn.MaxPool2d(2),  # 28 -> 14
@@ -83,11 +81,7 @@ class Evaluator(nn.Module):
     def check_input(self, x: torch.Tensor) -> None:
         """ValueError unless x is (B, C, H, W) with the trained C, H, W."""
         if x.ndim != 4 or tuple(x.shape[1:]) != self.image_shape:
-            got = (
-                "×".join(str(s) for s in x.shape[1:])
-                if x.ndim == 4
-                else f"a {x.ndim}-d tensor {tuple(x.shape)}"
-            )
+            got = "×".join(str(s) for s in x.shape[1:]) if x.ndim == 4 else f"a {x.ndim}-d tensor {tuple(x.shape)}"
             want = "×".join(str(s) for s in self.image_shape)
             raise ValueError(
                 f"feature network trained on {want} images, got {got}; evaluate images of the prepared "
@@ -176,20 +170,14 @@ def _logits(model: Evaluator, images: torch.Tensor, batch_size: int = 1000) -> t
     """(N, classes) float64 CPU logits at logit_scale 1, in batches (the model is left in eval mode)."""
     model.eval()
     model.logit_scale.fill_(1.0)
-    return (
-        torch.cat([model(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
-        .double()
-        .cpu()
-    )
+    return torch.cat([model(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]).double().cpu()
 
 
 def _check_training_data(images: np.ndarray, labels: np.ndarray, name: str) -> None:
     if not isinstance(images, np.ndarray) or images.ndim != 4 or images.dtype != np.float32:
         raise ValueError(f"train_evaluator: {name} images must be float32 (N, C, H, W) in [0, 1]")
     if labels.shape != (len(images),):
-        raise ValueError(
-            f"train_evaluator: {name} labels must have shape ({len(images)},), got {labels.shape}"
-        )
+        raise ValueError(f"train_evaluator: {name} labels must have shape ({len(images)},), got {labels.shape}")
     if len(images) == 0:
         raise ValueError(f"train_evaluator: no {name} images")
 
@@ -216,9 +204,7 @@ def train_evaluator(
     _check_training_data(test_images, test_labels, "test")
     started = time.perf_counter()
     labelled = train_labels >= 0
-    task = (
-        TASK_CLASSES if labelled.sum() >= 2 and len(np.unique(train_labels[labelled])) >= 2 else TASK_ROTATION
-    )
+    task = TASK_CLASSES if labelled.sum() >= 2 and len(np.unique(train_labels[labelled])) >= 2 else TASK_ROTATION
     image_shape = tuple(int(s) for s in train_images.shape[1:])
     if task == TASK_CLASSES:
         x_train, y_train = train_images[labelled], train_labels[labelled]
@@ -319,8 +305,7 @@ def load_evaluator(path: str | Path, device: str = "cpu") -> Evaluator:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path}: evaluator weights not found; "
-            "run `dvc repro train_evaluator` (or `ganops train-evaluator`)"
+            f"{path}: evaluator weights not found; run `dvc repro train_evaluator` (or `ganops train-evaluator`)"
         )
     try:
         payload = torch.load(path, map_location=device, weights_only=True)

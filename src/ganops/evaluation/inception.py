@@ -186,9 +186,7 @@ class FIDInceptionV3(nn.Module):
         x = 2 * x - 1  # (B, 3, 299, 299) in [-1, 1]
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = F.max_pool2d(x, kernel_size=3, stride=2)  # (B, 64, 73, 73)
-        x = F.max_pool2d(
-            self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x)), kernel_size=3, stride=2
-        )  # (B, 192, 35, 35)
+        x = F.max_pool2d(self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x)), kernel_size=3, stride=2)  # (B, 192, 35, 35)
         for block in (
             self.Mixed_5b, self.Mixed_5c, self.Mixed_5d,
             self.Mixed_6a, self.Mixed_6b, self.Mixed_6c, self.Mixed_6d, self.Mixed_6e,

@@ -41,7 +41,11 @@ IS_NOISE_DOMAIN = "is_noise_domain"
 EVALUATOR_TEST_ACCURACY = "evaluator_test_accuracy"
 EVALUATOR_TASK = "evaluator_task"
 
-LOWER_IS_BETTER = {FID, FID_STD, KID, KID_STD, CLASS_KL}
+# Video metrics (ganops.video.metrics): FVD / KVD in the domain 3D-CNN's features.
+FVD = "fvd"
+KVD = "kvd"
+
+LOWER_IS_BETTER = {FID, FID_STD, KID, KID_STD, CLASS_KL, FVD, KVD}
 
 
 def count_tag(num_images: int) -> str:

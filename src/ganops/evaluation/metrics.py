@@ -105,41 +105,18 @@ class DomainFeatureExtractor(nn.Module):
 # --- input checks and feature extraction ---
 
 
-def check_images(
-    images: np.ndarray | torch.Tensor, evaluator: FeatureNetwork, name: str = "images"
-) -> torch.Tensor:
+def check_images(images: np.ndarray | torch.Tensor, evaluator: FeatureNetwork, name: str = "images") -> torch.Tensor:
     """`images` as a float32 CPU tensor (N, C, H, W), or ValueError saying what was expected."""
-    if isinstance(images, np.ndarray):
-        images = torch.from_numpy(images)
-    if not isinstance(images, torch.Tensor):
-        raise ValueError(
-            f"{name}: expected a float32 array (N, C, H, W) in [0, 1], got {type(images).__name__}"
-        )
-    want = "×".join(str(s) for s in evaluator.image_shape)
-    if images.dtype != torch.float32:
-        raise ValueError(
-            f"{name}: expected float32 images in [0, 1], got {images.dtype}; convert with "
-            "`images.astype(np.float32) / 255` for 8-bit images"
-        )
-    if images.ndim != 4 or tuple(images.shape[1:]) != evaluator.image_shape:
-        got = (
-            "×".join(str(s) for s in images.shape[1:]) if images.ndim == 4 else f"shape {tuple(images.shape)}"
-        )
-        raise ValueError(
-            f"{name}: feature network trained on {want} images, got {got}; expected an array of shape "
-            f"(N, {', '.join(str(s) for s in evaluator.image_shape)}) (retrain the evaluator for other sizes)"
-        )
-    if len(images) < 2:
-        raise ValueError(f"{name}: need at least 2 images, got {len(images)}")
-    if not torch.isfinite(images).all():
-        raise ValueError(f"{name}: images hold NaN or inf; expected float32 values in [0, 1]")
-    low, high = float(images.min()), float(images.max())
-    if low < 0.0 or high > 1.0:
-        raise ValueError(
-            f"{name}: values span [{low:.3g}, {high:.3g}], expected [0, 1] "
-            "(map tanh outputs with (x + 1) / 2)"
-        )
-    return images.cpu()
+    from ganops.data.validate import check_image_batch
+
+    if not isinstance(images, np.ndarray | torch.Tensor):
+        got = type(images).__name__
+        raise ValueError(f"{name}: expected a float32 array (N, C, H, W) in [0, 1], got {got}")
+    checked = check_image_batch(
+        images, evaluator.image_shape, name, float32_only=True, slack=0.0, min_count=2,
+        allow_missing_channel=False,
+    )  # fmt: skip
+    return torch.from_numpy(checked)
 
 
 @torch.no_grad()
@@ -184,9 +161,7 @@ def fid_from_features(features_a: np.ndarray, features_b: np.ndarray) -> float:
     return frechet_distance(mu_a, sigma_a, mu_b, sigma_b)
 
 
-def fid_bootstrap_std(
-    features_a: np.ndarray, features_b: np.ndarray, seed: int, rounds: int = FID_BOOTSTRAPS
-) -> float:
+def fid_bootstrap_std(features_a: np.ndarray, features_b: np.ndarray, seed: int, rounds: int = FID_BOOTSTRAPS) -> float:
     """Std of FID over `rounds` bootstrap resamples (with replacement) of both sets."""
     rng = np.random.default_rng([seed, 2])
     values = []
@@ -363,9 +338,7 @@ def reference_metrics(
     """
     features_a = compute_features(evaluator, real_a, cfg.batch_size, "real set A")
     features_b = compute_features(evaluator, real_b, cfg.batch_size, "real set B")
-    noise = compute_features(
-        evaluator, noise_images(cfg.num_images, evaluator.image_shape, seed), cfg.batch_size
-    )
+    noise = compute_features(evaluator, noise_images(cfg.num_images, evaluator.image_shape, seed), cfg.batch_size)
 
     def key(name: str) -> str:
         return K.reference_key(name, evaluator.network)

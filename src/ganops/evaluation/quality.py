@@ -124,8 +124,7 @@ def make_quality_probe(
     real_images = np.asarray(real_images)
     if real_images.ndim != 4 or len(real_images) < 2:
         raise ValueError(
-            "quality probe: need at least 2 real gan_train images (N, C, H, W), got shape "
-            f"{real_images.shape}"
+            f"quality probe: need at least 2 real gan_train images (N, C, H, W), got shape {real_images.shape}"
         )
     network = copy.deepcopy(evaluator).eval().to(memory_format=torch.channels_last)
     rng = np.random.default_rng([seed, 5])

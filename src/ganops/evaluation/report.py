@@ -41,8 +41,7 @@ def gan_report_markdown(
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     for label, keys in REFERENCE_ROWS.items():
         cells = [
-            _cell(reference.get(mk.reference_key(keys[name], network))) if name in keys else ""
-            for name in COLUMNS
+            _cell(reference.get(mk.reference_key(keys[name], network))) if name in keys else "" for name in COLUMNS
         ]
         lines.append(f"| _{label}_ | " + " | ".join(cells) + " |")
     lines += [

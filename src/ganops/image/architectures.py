@@ -43,15 +43,11 @@ def register_arch(name: str, image_sizes: tuple[int, ...] | None = None) -> Call
     return decorate
 
 
-def validate_arch(
-    cfg: VariantConfig, image_shape: tuple[int, int, int], num_classes: int, variant: str = ""
-) -> None:
+def validate_arch(cfg: VariantConfig, image_shape: tuple[int, int, int], num_classes: int, variant: str = "") -> None:
     """Raise a one-line ValueError when this variant cannot be built for this data."""
     where = f"gan.variants.{variant}" if variant else "variant"
     if cfg.arch not in ARCHITECTURES:
-        raise ValueError(
-            f"{where}.arch: unknown architecture {cfg.arch!r} (known: {', '.join(sorted(ARCHITECTURES))})"
-        )
+        raise ValueError(f"{where}.arch: unknown architecture {cfg.arch!r} (known: {', '.join(sorted(ARCHITECTURES))})")
     spec = ARCHITECTURES[cfg.arch]
     channels, height, width = image_shape
     if height != width:
@@ -63,9 +59,7 @@ def validate_arch(
             f"(set data.image_size to one of them or pick another arch)"
         )
     if cfg.conditional and num_classes < 2:
-        raise ValueError(
-            f"variant {variant or '?'} is conditional but the data has no labels (set conditional: false)"
-        )
+        raise ValueError(f"variant {variant or '?'} is conditional but the data has no labels (set conditional: false)")
 
 
 def build_models(

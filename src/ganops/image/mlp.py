@@ -57,9 +57,7 @@ class MLPDiscriminator(nn.Module):
 
 
 @register_arch("mlp")
-def build_mlp(
-    cfg: VariantConfig, image_shape: tuple[int, int, int], num_classes: int
-) -> tuple[nn.Module, nn.Module]:
+def build_mlp(cfg: VariantConfig, image_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, nn.Module]:
     G = MLPGenerator(cfg.z_dim, cfg.width, image_shape, num_classes)
     D = MLPDiscriminator(cfg.width, image_shape, num_classes)
     return G, D

@@ -65,9 +65,7 @@ class ResNetGenerator(nn.Module):
         self.label = LabelEmbedding(num_classes, z_dim)
         self.project = nn.Linear(z_dim + self.label.dim, width * self.start**2)
         self.blocks = nn.Sequential(*[GBlock(width, width) for _ in range(ups)])
-        self.out = nn.Sequential(
-            nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, channels, 3, 1, 1), nn.Tanh()
-        )
+        self.out = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, channels, 3, 1, 1), nn.Tanh())
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = self.project(self.label(z, y)).view(-1, self.width, self.start, self.start)  # (B, w, s, s)
@@ -79,9 +77,7 @@ class ResNetDiscriminator(nn.Module):
         super().__init__()
         channels, size, _ = image_shape
         _, downs = _LAYOUT[size]
-        blocks = [DBlock(channels, width, first=True)] + [
-            DBlock(width, width, first=False) for _ in range(downs - 1)
-        ]
+        blocks = [DBlock(channels, width, first=True)] + [DBlock(width, width, first=False) for _ in range(downs - 1)]
         self.blocks = nn.Sequential(*blocks)
         self.head = ProjectionHead(width, num_classes, wrap=spectral_norm)
 

@@ -16,11 +16,14 @@ import numpy as np
 
 from ganops.config.params import Params
 from ganops.core import atomic
+from ganops.core.artifacts import DETECTOR
 from ganops.data.dataset import load_split
 from ganops.detection.fakes import load_fakes
 from ganops.detection.metrics import AUC, TPR_AT_FPR_1PCT, detection_metrics
 from ganops.detection.report import LOO_MEAN_AUC, leak_fired, report_markdown
+from ganops.tracking import candidates, datasets
 from ganops.tracking import runs as tracking
+from ganops.tracking.detector_model import DETECTOR as DETECTOR_CODE
 
 
 def _roc_rows(labels: np.ndarray, p_fake: np.ndarray) -> str:
@@ -118,6 +121,18 @@ def _numbers(value: dict) -> dict[str, float]:
     }
 
 
+def log_per_detector(cfg: Params, data_dir: Path, models_dir: Path, compact: dict) -> None:
+    """Each detector's test numbers on its own LoggedModel, from a nested run `evaluate_detector/NAME`
+    (same keys for every detector, so the Models tab lines them up)."""
+    real_test, labels = load_split(data_dir, "test")
+    for name in cfg.detector.detectors:
+        with mlflow.start_run(run_name=f"evaluate_detector/{name}", nested=True, tags={"detector": name}):
+            test = datasets.log_prepared(data_dir, "test", real_test, labels, context="evaluation")
+            model_id = candidates.candidate_id("detector", name, models_dir / name / DETECTOR, DETECTOR_CODE,
+                                               {"detector": name})  # fmt: skip
+            candidates.log_model_metrics(model_id, _numbers(compact[name]), dataset=test)
+
+
 def run(
     cfg: Params,
     data_dir: Path,
@@ -149,6 +164,7 @@ def run(
         atomic.write_text(report_out, report)
         atomic.write_json(metrics_out, compact)
         mlflow.log_metrics(_numbers(compact))
+        log_per_detector(cfg, data_dir, models_dir, compact)
         fired = leak_fired(details["leakage"])
         mlflow.set_tag("leak_warning", ", ".join(fired) if fired else "none")
         for path in (report_out, details_out):

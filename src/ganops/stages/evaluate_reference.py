@@ -15,14 +15,17 @@ from ganops.core import atomic
 from ganops.data.dataset import load_split
 from ganops.evaluation.metrics import reference_metrics
 from ganops.evaluation.networks import feature_networks
+from ganops.tracking import datasets
 from ganops.tracking import runs as tracking
 
 
 def run(cfg: Params, data: Path, evaluator: Path, out: Path) -> dict[str, float]:
-    real_a, _ = load_split(data, "detector_train")
-    real_b, _ = load_split(data, "test")
+    real_a, labels_a = load_split(data, "detector_train")
+    real_b, labels_b = load_split(data, "test")
     params_used = {"seed": cfg.seed, "evaluate": cfg.evaluate.model_dump()}
     with tracking.stage_run("evaluate_reference", cfg.registry.experiment, params_used, {}):
+        datasets.log_prepared(data, "detector_train", real_a, labels_a, context="reference")
+        datasets.log_prepared(data, "test", real_b, labels_b, context="evaluation")
         metrics: dict[str, float] = {}
         for net in feature_networks(cfg.evaluate, evaluator):
             metrics |= reference_metrics(net, real_a, real_b, cfg.evaluate, cfg.seed)

@@ -12,10 +12,17 @@ from ganops.core import atomic
 from ganops.core.artifacts import GENERATOR
 from ganops.evaluation.metric_keys import fid_key
 from ganops.evaluation.report import gan_report_markdown
-from ganops.tracking import generator_pyfunc, registry
+from ganops.tracking import candidates, registry
 from ganops.tracking import runs as tracking
+from ganops.tracking.generator_model import GENERATOR as GENERATOR_CODE
 
-PYFUNC_CODE = Path(generator_pyfunc.__file__)  # logged as models-from-code
+MODEL_DESCRIPTION = (
+    "Image generator trained by ganops (`dvc repro`). Each version is the candidate "
+    "(one LoggedModel per trained variant) with the lowest test FID among the variants of one pipeline "
+    "run; alias `champion` moves to it only when that FID beats the champion's, `previous-champion` "
+    "keeps the one before (`ganops rollback generator`). Input: a DataFrame with an integer `seed` "
+    "column (one image per row); output: float32 images (N, C, H, W) in [0, 1]."
+)
 
 
 def _read_variant_metrics(metrics_dir: Path, variants: list[str]) -> dict[str, dict[str, float]]:
@@ -23,9 +30,7 @@ def _read_variant_metrics(metrics_dir: Path, variants: list[str]) -> dict[str, d
     for variant in variants:
         path = metrics_dir / f"{variant}.json"
         if not path.is_file():
-            raise FileNotFoundError(
-                f"{path}: no metrics for variant {variant!r}; run `dvc repro evaluate_gan` first"
-            )
+            raise FileNotFoundError(f"{path}: no metrics for variant {variant!r}; run `dvc repro evaluate_gan` first")
         found[variant] = json.loads(path.read_text())
     return found
 
@@ -46,17 +51,15 @@ def run(cfg: Params, metrics_dir: Path, models_dir: Path, out: Path, reference: 
     }
     with tracking.stage_run("register", cfg.registry.experiment, params_used, tags):
         mlflow.log_metrics({f"{variant}.{key}": m[key] for variant, m in all_metrics.items() if key in m})
-
-        def log_model() -> str:
-            info = mlflow.pyfunc.log_model(
-                name="generator",
-                python_model=str(PYFUNC_CODE),
-                artifacts={"generator": str(weights)},
-            )
-            return info.model_uri
-
+        model_id = candidates.candidate_id("generator", best, weights, GENERATOR_CODE, {"variant": best})
+        registry.describe_model(cfg.registry.model_name, MODEL_DESCRIPTION)
         candidate = registry.Candidate(
-            weights=weights, metrics=all_metrics[best], log_model=log_model, tags=tags
+            weights=weights,
+            metrics=all_metrics[best],
+            log_model=None,
+            tags=tags,
+            model_id=model_id,
+            description=version_description(best, key, all_metrics, models_dir),
         )
         decision = registry.register(cfg.registry.model_name, candidate, primary=key, lower_is_better=True)
         decision["variant"] = best
@@ -68,3 +71,15 @@ def run(cfg: Params, metrics_dir: Path, models_dir: Path, out: Path, reference: 
     atomic.write_text(report, markdown)
     atomic.write_json(out, decision)
     return decision
+
+
+def version_description(best: str, key: str, all_metrics: dict[str, dict[str, float]], models_dir: Path) -> str:
+    """Markdown for the version page: what it is, how it was chosen, where its sample grid is."""
+    others = ", ".join(f"`{v}` {m[key]:.4g}" for v, m in sorted(all_metrics.items()) if v != best and key in m)
+    metrics = ", ".join(f"{k} {v:.4g}" for k, v in sorted(all_metrics[best].items()))
+    return (
+        f"Variant `{best}`, chosen for the lowest `{key}` ({all_metrics[best][key]:.4g}; others: "
+        f"{others or 'none'}).\n\nTest metrics: {metrics}.\n\nSample grid: the `samples.png` artifact "
+        f"of its train_gan run (`{models_dir / best / 'samples.png'}` in the workspace); its params and "
+        "per-checkpoint grids are on the LoggedModel and run this version points at."
+    )

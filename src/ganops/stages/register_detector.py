@@ -12,20 +12,24 @@ from ganops.core import atomic
 from ganops.core.artifacts import DETECTOR
 from ganops.detection.metrics import AUC, TPR_AT_FPR_1PCT
 from ganops.detection.report import LOO_MEAN_AUC
-from ganops.tracking import detector_pyfunc
+from ganops.tracking import candidates
 from ganops.tracking import runs as tracking
+from ganops.tracking.detector_model import DETECTOR as DETECTOR_CODE
 
 PRIMARY_METRIC = TPR_AT_FPR_1PCT  # registry rule: higher is better
-PYFUNC_CODE = Path(detector_pyfunc.__file__)  # logged as models-from-code
+MODEL_DESCRIPTION = (
+    "Real-vs-fake image detector trained by ganops on real images vs every GAN variant's fakes. Each "
+    "version is the candidate (one LoggedModel per trained detector) with the highest test TPR at 1% FPR; "
+    "alias `champion` moves to it only when that beats the champion's (`ganops rollback detector` undoes "
+    "it). Input: float32 images (N, C, H, W) in [0, 1]; output: `p_fake` and `verdict` per image."
+)
 
 
 def best_detector(metrics: dict, detectors: list[str]) -> str:
     """The detector with the highest test TPR at 1% FPR (ties: higher AUC, then params order)."""
     missing = [name for name in detectors if name not in metrics]
     if missing:
-        raise ValueError(
-            f"no test metrics for detector(s) {', '.join(missing)}; run `dvc repro evaluate_detector`"
-        )
+        raise ValueError(f"no test metrics for detector(s) {', '.join(missing)}; run `dvc repro evaluate_detector`")
     return max(detectors, key=lambda n: (metrics[n]["test"][PRIMARY_METRIC], metrics[n]["test"][AUC]))
 
 
@@ -34,9 +38,7 @@ def run(cfg: Params, metrics_path: Path, models_dir: Path, out: Path) -> dict:
     from ganops.tracking import registry
 
     if not metrics_path.is_file():
-        raise FileNotFoundError(
-            f"{metrics_path}: no detector metrics; run `dvc repro evaluate_detector` first"
-        )
+        raise FileNotFoundError(f"{metrics_path}: no detector metrics; run `dvc repro evaluate_detector` first")
     metrics = json.loads(metrics_path.read_text())
     best = best_detector(metrics, list(cfg.detector.detectors))
     weights = models_dir / best / DETECTOR
@@ -61,19 +63,22 @@ def run(cfg: Params, metrics_path: Path, models_dir: Path, out: Path) -> dict:
                 if n in cfg.detector.detectors
             }
         )
-
-        def log_model() -> str:
-            info = mlflow.pyfunc.log_model(
-                name="detector", python_model=str(PYFUNC_CODE), artifacts={"detector": str(weights)}
-            )
-            return info.model_uri
-
+        model_id = candidates.candidate_id("detector", best, weights, DETECTOR_CODE, {"detector": best})
+        registry.describe_model(cfg.detector.model_name, MODEL_DESCRIPTION)
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(candidate_metrics.items()))
+        others = ", ".join(
+            f"`{n}` {metrics[n]['test'][PRIMARY_METRIC]:.4g}" for n in cfg.detector.detectors if n != best
+        )
         candidate = registry.Candidate(
-            weights=weights, metrics=candidate_metrics, log_model=log_model, tags=tags
+            weights=weights,
+            metrics=candidate_metrics,
+            log_model=None,
+            tags=tags,
+            model_id=model_id,
+            description=f"Detector `{best}`, chosen for the highest test `{PRIMARY_METRIC}` "
+            f"(others: {others or 'none'}).\n\nTest metrics: {shown}.",
         )
-        decision = registry.register(
-            cfg.detector.model_name, candidate, primary=PRIMARY_METRIC, lower_is_better=False
-        )
+        decision = registry.register(cfg.detector.model_name, candidate, primary=PRIMARY_METRIC, lower_is_better=False)
         decision["detector"] = best
         mlflow.set_tags({"decision": decision["alias"], "decision_reason": decision["reason"]})
     atomic.write_json(out, decision)

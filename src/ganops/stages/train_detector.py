@@ -10,26 +10,24 @@ import numpy as np
 
 from ganops.config.params import Params
 from ganops.core import atomic
-from ganops.core.artifacts import DETECTOR_META
+from ganops.core.artifacts import DETECTOR, DETECTOR_META
 from ganops.data.dataset import load_split
 from ganops.detection.fakes import load_fakes
+from ganops.tracking import candidates, datasets
 from ganops.tracking import runs as tracking
+from ganops.tracking.detector_model import DETECTOR as DETECTOR_CODE
 
 if TYPE_CHECKING:
     from ganops.detection.training import TrainedDetector
 
 
-def run(
-    cfg: Params, name: str, data_dir: Path, fakes_dir: Path, out_dir: Path, device: str
-) -> TrainedDetector:
+def run(cfg: Params, name: str, data_dir: Path, fakes_dir: Path, out_dir: Path, device: str) -> TrainedDetector:
     """Train detector `name` on detector_train reals vs every variant's train fakes; save to out_dir."""
     from ganops.detection.io import save_detector
     from ganops.detection.training import train_detector
 
     if name not in cfg.detector.detectors:
-        raise ValueError(
-            f"detector.detectors: {name!r} is not listed (listed: {', '.join(cfg.detector.detectors)})"
-        )
+        raise ValueError(f"detector.detectors: {name!r} is not listed (listed: {', '.join(cfg.detector.detectors)})")
     variants = list(cfg.gan.variants)
     real, _ = load_split(data_dir, "detector_train")
     fakes = load_fakes(fakes_dir, variants, "train")
@@ -45,7 +43,9 @@ def run(
         name: getattr(dcfg, name).model_dump(),
     }
     with tracking.stage_run("train_detector", cfg.registry.experiment, params_used, {"detector": name}):
-        mlflow.set_tag("mlflow.runName", f"train_detector/{name}")
+        real_train = datasets.log_prepared(data_dir, "detector_train", real, None, context="training")
+        for variant, images in fakes.items():
+            datasets.log_split(f"fakes/{variant}/train", images, None, fakes_dir / variant, context="training")
         trained = train_detector(
             name,
             real,
@@ -61,7 +61,11 @@ def run(
         with atomic.atomic_dir(out_dir) as tmp:
             save_detector(trained, tmp)
         validation = trained.meta["validation"]
-        mlflow.log_metrics({f"validation.{k}": float(v) for k, v in validation.items()})
+        # The candidate: one LoggedModel per trained detector, with the params that made it.
+        model_id = candidates.log_candidate("detector", name, out_dir / DETECTOR, DETECTOR_CODE, params_used,
+                                            {"detector": name})  # fmt: skip
+        candidates.log_model_metrics(model_id, {f"validation.{k}": float(v) for k, v in validation.items()},
+                                     dataset=real_train)  # fmt: skip
         mlflow.log_metrics({"train_seconds": train_seconds, "threshold": trained.threshold})
         trained.meta["train_seconds"] = train_seconds
         mlflow.log_artifact(str(out_dir / DETECTOR_META))

@@ -11,6 +11,7 @@ from ganops.core import atomic
 from ganops.core.devices import pick_device
 from ganops.data.dataset import load_manifest, load_split
 from ganops.evaluation.evaluator import save_evaluator, train_evaluator
+from ganops.tracking import datasets
 from ganops.tracking import runs as tracking
 
 
@@ -20,6 +21,8 @@ def run(cfg: Params, data: Path, out: Path, metrics_out: Path) -> dict:
     test_x, test_y = load_split(data, "test")
     params_used = {"seed": cfg.seed, "evaluator": cfg.evaluator.model_dump()}
     with tracking.stage_run("train_evaluator", cfg.registry.experiment, params_used, {}):
+        datasets.log_prepared(data, "gan_train", train_x, train_y, context="training")
+        datasets.log_prepared(data, "test", test_x, test_y, context="evaluation")
         model, metrics = train_evaluator(
             cfg.evaluator, train_x, train_y, test_x, test_y, cfg.seed, device=pick_device(cfg.gan.device)
         )

@@ -4,6 +4,12 @@ One rule for every registered model (generator, detector): a candidate is regist
 distinct weights file (sha256 tag), and alias `champion` moves to it only when its primary metric
 beats the current champion's; the previous champion keeps `previous-champion` (for rollback),
 otherwise the candidate gets `challenger`.
+
+A candidate is the LoggedModel its training run created (`Candidate.model_id`, see
+`ganops.tracking.candidates`); its version carries the metrics as tags (the rule reads them), a
+description and the experiment it came from. Under `dvc exp run` (DVC sets DVC_EXP_NAME) candidates
+are recorded, tagged `dvc_experiment`, and no alias moves: exploring never touches production;
+promotion happens in a plain `dvc repro` of the workspace and in the retrain flow.
 """
 
 from __future__ import annotations
@@ -19,19 +25,30 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from ganops.data.dataset import file_sha256
+from ganops.tracking.lineage import EXPERIMENT_TAG, dvc_experiment
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS_CHAMPION = "previous-champion"
 WEIGHTS_TAG = "weights_sha256"
+CANDIDATE = "candidate"  # the decision under `dvc exp run`: recorded, no alias moved
 
 
 @dataclass
 class Candidate:
     weights: Path  # the file whose sha256 identifies the model
     metrics: dict[str, float]
-    log_model: Callable[[], str]  # logs the model inside the active run, returns its model URI
+    log_model: Callable[[], str] | None  # logs the model inside the active run, returns its model URI
     tags: dict[str, str] = field(default_factory=dict)
+    model_id: str | None = None  # the candidate's LoggedModel: registered as models:/<model_id>
+    description: str = ""  # what it is, how it was chosen (markdown, shown on the version page)
+
+    def model_uri(self) -> str:
+        if self.model_id is not None:
+            return f"models:/{self.model_id}"
+        if self.log_model is None:
+            raise ValueError("Candidate needs a model_id or a log_model function")
+        return self.log_model()
 
 
 def _alias_version(client: MlflowClient, name: str, alias: str):
@@ -50,10 +67,14 @@ def _better(new: float, old: float, lower_is_better: bool) -> bool:
 
 
 def register(name: str, candidate: Candidate, primary: str, lower_is_better: bool) -> dict:
-    """Register `candidate` under `name` (idempotent per weights) and apply the champion rule."""
+    """Register `candidate` under `name` (idempotent per weights) and apply the champion rule.
+
+    Under `dvc exp run` the version is recorded (tagged with the experiment) and no alias moves.
+    """
     client = MlflowClient()
     sha = file_sha256(candidate.weights)
     score = float(candidate.metrics[primary])
+    experiment = dvc_experiment()
     with contextlib.suppress(MlflowException):  # already exists
         client.create_registered_model(name)
     same = client.search_model_versions(f"name='{name}' and tags.{WEIGHTS_TAG}='{sha}'")
@@ -61,14 +82,43 @@ def register(name: str, candidate: Candidate, primary: str, lower_is_better: boo
         version = max(same, key=lambda v: int(v.version))
         created = False
     else:
-        model_uri = candidate.log_model()
         tags = {WEIGHTS_TAG: sha, **candidate.tags}
         tags.update({key: repr(float(value)) for key, value in candidate.metrics.items()})
-        version = mlflow.register_model(model_uri, name, tags=tags)
+        if experiment:
+            tags[EXPERIMENT_TAG] = experiment
+        version = mlflow.register_model(candidate.model_uri(), name, tags=tags)
         created = True
+        if candidate.description:
+            client.update_model_version(name, version.version, description=candidate.description)
+    if experiment:
+        if not created:
+            client.set_model_version_tag(name, version.version, EXPERIMENT_TAG, experiment)
+        alias = CANDIDATE
+        reason = (
+            f"dvc exp run {experiment}: recorded as v{version.version} ({primary} {score:.4g}); aliases "
+            "are left alone, promotion happens in `dvc repro` of the workspace or the retrain flow"
+        )
+    else:
+        alias, reason = _apply_rule(client, name, version.version, primary, score, lower_is_better)
+    return {
+        "model_name": name,
+        "version": int(version.version),
+        "alias": alias,
+        "reason": reason,
+        "created": created,
+        primary: score,
+        WEIGHTS_TAG: sha,
+        **({EXPERIMENT_TAG: experiment} if experiment else {}),
+        **({"model_id": candidate.model_id} if candidate.model_id else {}),
+    }
 
+
+def _apply_rule(
+    client: MlflowClient, name: str, version: str, primary: str, score: float, lower_is_better: bool
+) -> tuple[str, str]:
+    """Move `champion` to `version` when it beats the champion, else make it `challenger`."""
     champion = _alias_version(client, name, CHAMPION)
-    if champion is not None and champion.version == version.version:
+    if champion is not None and champion.version == version:
         alias, reason = CHAMPION, "identical weights are already the champion"
     elif champion is None:
         alias, reason = CHAMPION, "no champion yet"
@@ -81,19 +131,20 @@ def register(name: str, candidate: Candidate, primary: str, lower_is_better: boo
         else:
             alias = CHALLENGER
             reason = f"{primary} {score:.4g} does not beat champion v{champion.version} ({old:.4g})"
-    client.set_registered_model_alias(name, alias, version.version)
+    client.set_registered_model_alias(name, alias, version)
     challenger = _alias_version(client, name, CHALLENGER)
-    if alias == CHAMPION and challenger is not None and challenger.version == version.version:
+    if alias == CHAMPION and challenger is not None and challenger.version == version:
         client.delete_registered_model_alias(name, CHALLENGER)
-    return {
-        "model_name": name,
-        "version": int(version.version),
-        "alias": alias,
-        "reason": reason,
-        "created": created,
-        primary: score,
-        WEIGHTS_TAG: sha,
-    }
+    return alias, reason
+
+
+def describe_model(name: str, description: str) -> None:
+    """Set the registered model's description (what it is, how versions are chosen) if it differs."""
+    client = MlflowClient()
+    with contextlib.suppress(MlflowException):
+        client.create_registered_model(name)
+    if (client.get_registered_model(name).description or "") != description:
+        client.update_registered_model(name, description=description)
 
 
 def rollback(name: str) -> dict:

@@ -1,8 +1,17 @@
-"""MLflow plumbing shared by the stage entry points (imported by the CLI only, never by core modules)."""
+"""MLflow plumbing shared by the stage entry points (imported by the CLI only, never by core modules).
+
+Hard stops: every stage run is tagged with the pid and host that run it, so the next attempt of the
+same stage ends a run whose process is gone (kill -9, OOM killer, power loss) as KILLED instead of
+leaving it RUNNING forever. Calls to a tracking server time out: unless the environment says
+otherwise, one request waits at most HTTP_TIMEOUT_S seconds and is retried HTTP_RETRIES times, and an
+unreachable server is one line (RuntimeError, exit 1 in the CLI), never a silent hang.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,18 +21,41 @@ import mlflow
 import yaml
 
 from ganops.core import paths
+from ganops.tracking import lineage
+
+HTTP_TIMEOUT_S = "20"  # MLflow's own default: 120 s per request
+HTTP_RETRIES = "2"  # MLflow's own default: 7, with exponential backoff (minutes when the host is gone)
+PID_TAG, HOST_TAG, START_TAG = "ganops.pid", "ganops.host", "ganops.pid_start"
+
+
+def _http_limits() -> None:
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", HTTP_TIMEOUT_S)
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", HTTP_RETRIES)
 
 
 def setup(experiment: str, root: Path | None = None) -> None:
-    """Point MLflow at the repo-root store and make sure the experiment exists with our artifact root."""
+    """Point MLflow at the repo-root store and make sure the experiment exists with our artifact root.
+
+    Raises RuntimeError (one line) when the tracking store does not answer within the time limits.
+    """
     root = root or paths.repo_root()
-    mlflow.set_tracking_uri(paths.tracking_uri(root))
-    if mlflow.get_experiment_by_name(experiment) is None:
-        with contextlib.suppress(mlflow.exceptions.MlflowException):  # created concurrently
-            mlflow.create_experiment(
-                experiment, artifact_location=f"{paths.artifact_root(root)}/{experiment}"
-            )
-    mlflow.set_experiment(experiment)
+    uri = paths.tracking_uri(root)
+    _http_limits()
+    mlflow.set_tracking_uri(uri)
+    try:
+        if mlflow.get_experiment_by_name(experiment) is None:
+            with contextlib.suppress(mlflow.exceptions.MlflowException):  # created concurrently
+                mlflow.create_experiment(experiment, artifact_location=f"{paths.artifact_root(root)}/{experiment}")
+        mlflow.set_experiment(experiment)
+    except Exception as exc:  # MlflowException, requests' ConnectionError / Timeout, ...
+        if not uri.startswith(("http://", "https://")):
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise RuntimeError(
+            f"MLflow tracking server {uri} did not answer (timeout "
+            f"{os.environ['MLFLOW_HTTP_REQUEST_TIMEOUT']}s, {os.environ['MLFLOW_HTTP_REQUEST_MAX_RETRIES']} "
+            f"retries): {first}; check MLFLOW_TRACKING_URI"
+        ) from None
 
 
 def flatten(prefix: str, value: Any) -> dict[str, Any]:
@@ -66,12 +98,60 @@ def provenance_tags(root: Path) -> dict[str, str]:
     return tags
 
 
+def _process_start(pid: int) -> str:
+    """The kernel's start time of `pid` (clock ticks since boot), so a reused pid is not mistaken."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _alive(pid: int, start: str) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        pass
+    return not start or _process_start(pid) in ("", start)
+
+
+def end_stale_runs(stage: str, experiment: str, tags: dict[str, str]) -> list[str]:
+    """End as KILLED the RUNNING runs of this stage (same variant) whose process on this host is gone.
+
+    Runs started on another host, or whose process still lives, are left alone. Returns the run ids.
+    """
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is None:
+        return []
+    query = f"attributes.status = 'RUNNING' and tags.`ganops.stage` = '{stage}'"
+    if "variant" in tags:
+        query += f" and tags.variant = '{tags['variant']}'"
+    client = mlflow.MlflowClient()
+    ended = []
+    for run in client.search_runs([found.experiment_id], query, max_results=200):
+        run_tags = run.data.tags
+        if run_tags.get(HOST_TAG) != socket.gethostname() or not run_tags.get(PID_TAG, "").isdigit():
+            continue
+        if _alive(int(run_tags[PID_TAG]), run_tags.get(START_TAG, "")):
+            continue
+        client.set_terminated(run.info.run_id, status="KILLED")
+        ended.append(run.info.run_id)
+    return ended
+
+
 @contextlib.contextmanager
 def stage_run(stage: str, experiment: str, params: dict[str, Any], tags: dict[str, str]) -> Iterator[Any]:
-    """An MLflow run for one stage: logs the params it used and provenance tags; FAILED on error."""
+    """An MLflow run for one stage: logs the params it used and provenance tags; FAILED on error.
+
+    Stale RUNNING runs of the same stage left by a killed earlier attempt are ended as KILLED first.
+    """
     root = paths.repo_root()
     setup(experiment, root)
-    all_tags = {"ganops.stage": stage, **provenance_tags(root), **tags}
-    with mlflow.start_run(run_name=tags.get("variant", stage), tags=all_tags) as run:
+    end_stale_runs(stage, experiment, tags)
+    pid = os.getpid()
+    mine = {PID_TAG: str(pid), HOST_TAG: socket.gethostname(), START_TAG: _process_start(pid)}
+    all_tags = {"ganops.stage": stage, **provenance_tags(root), **mine, **tags}
+    with lineage.start_stage_run(stage, experiment, all_tags) as run:  # `stage/item`, under its parent run
         mlflow.log_params({k: str(v)[:500] for k, v in flatten("", params).items()})
         yield run

@@ -74,9 +74,7 @@ def load_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:
     return payload
 
 
-def config_mismatch(
-    saved: dict[str, Any], current: dict[str, Any], ignore: tuple[str, ...] = ()
-) -> list[str]:
+def config_mismatch(saved: dict[str, Any], current: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
     """Keys (dotted, one level deep for nested dicts) whose values differ between two config dicts."""
     differing = []
     for key in sorted(set(saved) | set(current)):
@@ -104,13 +102,9 @@ class RunState:
     orders: dict[str, Any]  # stream -> DataOrder
     step: int = 0
     history: list[list[float]] = field(default_factory=list)  # [step, *log values] per logged step
-    quality_columns: list[str] = field(
-        default_factory=list
-    )  # the probe's metric names, fixed by its first call
+    quality_columns: list[str] = field(default_factory=list)  # the probe's metric names, fixed by its first call
     quality_history: list[list[float]] = field(default_factory=list)  # [step, *values] per checkpoint
-    best: dict[str, Any] = field(
-        default_factory=dict
-    )  # {"step", "value", "G": state dict} of the best so far
+    best: dict[str, Any] = field(default_factory=dict)  # {"step", "value", "G": state dict} of the best so far
 
     LOOP_KEYS = ("format", "config", "step", "data_order", "history", "quality_columns", "quality_history",
                  "best", "rng")  # fmt: skip
@@ -155,7 +149,5 @@ class RunState:
                 f"delete {path} to start afresh"
             )
         if quality_key is not None and quality_key not in metrics:
-            raise ValueError(
-                f"quality_key {quality_key!r} is not among the probe's metrics {sorted(metrics)}"
-            )
+            raise ValueError(f"quality_key {quality_key!r} is not among the probe's metrics {sorted(metrics)}")
         self.quality_history.append([self.step, *(metrics[k] for k in self.quality_columns)])

@@ -31,9 +31,7 @@ class BuildContext:
 
     cfg: Any  # the variant's config object (attribute access)
     device: str
-    shapes: dict[
-        str, dict[str, tuple]
-    ]  # stream -> key -> per-item shape, e.g. {"real": {"image": (1, 28, 28)}}
+    shapes: dict[str, dict[str, tuple]]  # stream -> key -> per-item shape, e.g. {"real": {"image": (1, 28, 28)}}
     num_classes: int  # 0 = unconditional
     variant: str
     seed: int

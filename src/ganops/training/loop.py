@@ -148,9 +148,7 @@ def train(
     config_key: how messages name the variant's config (default `<family>.variants.<variant>`).
     """
     out_dir, checkpoint_dir = Path(out_dir), Path(checkpoint_dir)
-    _check_streams(
-        streams, cfg.batch_size, config_key or f"{family.name}.variants.{variant}", dist.world_size
-    )
+    _check_streams(streams, cfg.batch_size, config_key or f"{family.name}.variants.{variant}", dist.world_size)
     if quality_key is not None and quality is None:
         raise ValueError(f"quality_key {quality_key!r} given without a quality probe to compute it")
     device = dist.device or pick_device(gan.device)
@@ -160,9 +158,7 @@ def train(
     with Deterministic(bool(getattr(gan, "deterministic", False)), device):
         # --- setup: seed, build, maybe resume ---
         seed_everything(seed)
-        ctx = BuildContext(
-            cfg, device, shapes, num_classes, variant, seed, gan, dist.enabled, tuple(class_names or ())
-        )
+        ctx = BuildContext(cfg, device, shapes, num_classes, variant, seed, gan, dist.enabled, tuple(class_names or ()))
         parts = family.build(ctx)
         if dist.enabled:
             seed_everything(seed + dist.rank)  # same initial weights, different noise per rank
@@ -172,9 +168,7 @@ def train(
             for k, (name, a) in enumerate(streams.items())
         }
         channels_last = bool(getattr(gan, "channels_last", False))
-        data = {
-            s: {k: _to_device(v, device, channels_last) for k, v in a.items()} for s, a in streams.items()
-        }
+        data = {s: {k: _to_device(v, device, channels_last) for k, v in a.items()} for s, a in streams.items()}
         state = RunState(run_config, parts, orders)
         resumed_from = _resume(state, checkpoint_path, device, seed, dist, variant)
         if dist.enabled:
@@ -189,9 +183,7 @@ def train(
     return result
 
 
-def _run_config(
-    family, variant, cfg, seed, shapes, num_classes, streams, quality_key, dist
-) -> dict[str, Any]:
+def _run_config(family, variant, cfg, seed, shapes, num_classes, streams, quality_key, dist) -> dict[str, Any]:
     """Everything that defines the run's maths: a checkpoint made with other values is refused."""
     schedule = getattr(type(cfg), "schedule_fields", SCHEDULE_FIELDS)
     run_config = {
@@ -217,8 +209,7 @@ def _resume(state: RunState, path: Path, device: str, seed: int, dist: DistInfo,
     differing = run_config_mismatch(ckpt, state.config)
     if differing:
         raise ValueError(
-            f"{path}: checkpoint was made with different settings ({', '.join(differing)}); "
-            "delete it to start afresh"
+            f"{path}: checkpoint was made with different settings ({', '.join(differing)}); delete it to start afresh"
         )
     state.load_state_dict(ckpt, device)
     if dist.enabled:  # the checkpoint holds rank 0's RNG state: give each rank its own again
@@ -267,9 +258,7 @@ class _Session:
     def probe_quality(self) -> None:
         """Score the model we export; keep (and export) it when `quality_key` improves."""
         started = time.perf_counter()
-        metrics = {
-            str(k): float(v) for k, v in self.quality(self.family.sampler(self.parts), self.meta).items()
-        }
+        metrics = {str(k): float(v) for k, v in self.quality(self.family.sampler(self.parts), self.meta).items()}
         self.quality_seconds += time.perf_counter() - started
         self.state.record_quality(metrics, self.quality_key, self.checkpoint_path)
         write_csv(self.out_dir / QUALITY_CSV, self.state.quality_history, self.state.quality_columns)

@@ -42,9 +42,7 @@ def register_loss(name: str, g_loss: GLoss, **flags: bool) -> Callable[[DLoss], 
     return decorate
 
 
-def _bce_d(
-    real_logits: torch.Tensor, fake_logits: torch.Tensor, label_smoothing: float = 0.0
-) -> torch.Tensor:
+def _bce_d(real_logits: torch.Tensor, fake_logits: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
     """-[ t log D(x) + (1 - t) log(1 - D(x)) ] - log(1 - D(G(z))) with real target t = 1 - s."""
     if label_smoothing == 0:  # t = 1: five fewer ops per step (small GANs are dispatch-bound on GPU)
         real = F.logsigmoid(real_logits)
@@ -65,9 +63,7 @@ def non_saturating_g(fake_logits: torch.Tensor) -> torch.Tensor:
 
 
 @register_loss("minimax", minimax_g, smoothing=True)
-def minimax_d(
-    real_logits: torch.Tensor, fake_logits: torch.Tensor, label_smoothing: float = 0.0
-) -> torch.Tensor:
+def minimax_d(real_logits: torch.Tensor, fake_logits: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
     """D maximises log D(x) + log(1 - D(G(z))): we minimise its negative."""
     return _bce_d(real_logits, fake_logits, label_smoothing)
 
@@ -84,17 +80,13 @@ def wgan_g(fake_logits: torch.Tensor) -> torch.Tensor:
 
 
 @register_loss("wgan_gp", wgan_g, gradient_penalty=True)
-def wgan_d(
-    real_logits: torch.Tensor, fake_logits: torch.Tensor, label_smoothing: float = 0.0
-) -> torch.Tensor:
+def wgan_d(real_logits: torch.Tensor, fake_logits: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
     """Critic loss E[D(G(z))] - E[D(x)] (Gulrajani et al. 2017); the penalty is added by the caller."""
     return fake_logits.mean() - real_logits.mean()
 
 
 @register_loss("hinge", wgan_g)
-def hinge_d(
-    real_logits: torch.Tensor, fake_logits: torch.Tensor, label_smoothing: float = 0.0
-) -> torch.Tensor:
+def hinge_d(real_logits: torch.Tensor, fake_logits: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
     """E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]; G minimises -E[D(G(z))] (Lim & Ye 2017, SNGAN)."""
     return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
 
@@ -104,9 +96,7 @@ def least_squares_g(fake_logits: torch.Tensor) -> torch.Tensor:
 
 
 @register_loss("least_squares", least_squares_g, smoothing=True)
-def least_squares_d(
-    real_logits: torch.Tensor, fake_logits: torch.Tensor, label_smoothing: float = 0.0
-) -> torch.Tensor:
+def least_squares_d(real_logits: torch.Tensor, fake_logits: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
     """LSGAN (Mao et al. 2017) with targets fake 0, real 1 - s."""
     return 0.5 * (real_logits - (1.0 - label_smoothing)).pow(2).mean() + 0.5 * fake_logits.pow(2).mean()
 

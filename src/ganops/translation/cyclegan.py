@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganops.translation._contract import BuildContext, Family, NextBatch
+from ganops.training.family import BuildContext, Family, NextBatch, register_family
 from ganops.translation.architectures import build_network
 from ganops.translation.losses import adversarial, cycle_loss, identity_applies, l1
 from ganops.translation.optim import (
@@ -34,7 +34,7 @@ from ganops.translation.optim import (
 )
 from ganops.translation.pool import ImagePool
 from ganops.translation.samples import to_unit, write_samples
-from ganops.translation.translator_io import export_translator
+from ganops.translation.translator_io import TRANSLATOR, export_translator
 
 NAME = "cyclegan"
 LOG_KEYS = ("loss_g", "loss_g_adv", "loss_cycle", "loss_identity", "loss_d_a", "loss_d_b", "lr")
@@ -103,12 +103,8 @@ def build(ctx: BuildContext) -> CycleGanParts:
             "D_b": build_network(cfg.discriminator, cfg, cb, 1, size),
         }
     nets = {name: net.to(ctx.device) for name, net in nets.items()}
-    opt_g, sched_g = adam_with_schedule(
-        itertools.chain(nets["G_ab"].parameters(), nets["G_ba"].parameters()), cfg
-    )
-    opt_d, sched_d = adam_with_schedule(
-        itertools.chain(nets["D_a"].parameters(), nets["D_b"].parameters()), cfg
-    )
+    opt_g, sched_g = adam_with_schedule(itertools.chain(nets["G_ab"].parameters(), nets["G_ba"].parameters()), cfg)
+    opt_d, sched_d = adam_with_schedule(itertools.chain(nets["D_a"].parameters(), nets["D_b"].parameters()), cfg)
     pools = ImagePool(cfg.pool_size, ctx.seed + 1), ImagePool(cfg.pool_size, ctx.seed + 2)
     identity = identity_applies(ca, cb) and cfg.lambda_identity > 0
     return CycleGanParts(
@@ -124,9 +120,7 @@ def _generator_loss(parts: CycleGanParts, a: torch.Tensor, b: torch.Tensor) -> d
     fake_b, fake_a = n["G_ab"](a), n["G_ba"](b)  # (B, Cb, H, W), (B, Ca, H, W)
     adv = g_loss(n["D_b"](fake_b)) + g_loss(n["D_a"](fake_a))
     cycle = cycle_loss(n["G_ba"](fake_b), a, n["G_ab"](fake_a), b)
-    identity = (
-        l1(n["G_ab"](b), b) + l1(n["G_ba"](a), a) if parts.identity else torch.zeros((), device=a.device)
-    )
+    identity = l1(n["G_ab"](b), b) + l1(n["G_ba"](a), a) if parts.identity else torch.zeros((), device=a.device)
     total = adv + cfg.lambda_cycle * cycle + cfg.lambda_identity * cfg.lambda_cycle * identity
     return {"loss_g": total, "loss_g_adv": adv, "loss_cycle": cycle, "loss_identity": identity,
             "fake_a": fake_a, "fake_b": fake_b}  # fmt: skip
@@ -166,7 +160,9 @@ def train_step(parts: CycleGanParts, next_batch: NextBatch, step: int) -> dict[s
 
 
 def sampler(parts: CycleGanParts) -> nn.Module:
-    return parts.nets["G_ab"]
+    """Both generators as one module ({"a2b": G_ab, "b2a": G_ba}), so the loop's best-checkpoint copy
+    and export hold the two directions of the same step; `a2b_generator` picks A → B for probes."""
+    return nn.ModuleDict({"a2b": parts.nets["G_ab"], "b2a": parts.nets["G_ba"]})
 
 
 @torch.no_grad()
@@ -197,10 +193,9 @@ def _concat_channels(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.concatenate([np.repeat(x, c // x.shape[1], 1), np.repeat(y, c // y.shape[1], 1)])
 
 
-def export(parts: CycleGanParts, module: nn.Module, path: Path) -> None:
-    """Both directions: `module` (the sampler, A → B) and G_ba (B → A)."""
-    generators = {"a2b": module, "b2a": parts.nets["G_ba"]}
-    export_translator(path, NAME, parts.cfg, generators, parts.shape_a, parts.shape_b)
+def export(parts: CycleGanParts, module: nn.Module, out_dir: Path) -> None:
+    """Both directions of `module` (the sampler: {"a2b", "b2a"}) to out_dir/translator.pt."""
+    export_translator(out_dir / TRANSLATOR, NAME, parts.cfg, dict(module.items()), parts.shape_a, parts.shape_b)
 
 
-CYCLEGAN = Family(NAME, LOG_KEYS, build, train_step, sampler, save_samples, export)
+CYCLEGAN = register_family(Family(NAME, LOG_KEYS, build, train_step, sampler, save_samples, export))

@@ -1,9 +1,16 @@
-"""The translation families by name, for the shared training loop (`ganops.training`)."""
+"""The translation families by name: importing pix2pix and cyclegan registers them in training.FAMILIES."""
 
 from __future__ import annotations
 
-from ganops.translation._contract import Family
-from ganops.translation.cyclegan import CYCLEGAN
-from ganops.translation.pix2pix import PIX2PIX
+from ganops.training.family import FAMILIES, Family
 
-TRANSLATION_FAMILIES: dict[str, Family] = {family.name: family for family in (PIX2PIX, CYCLEGAN)}
+FAMILY_NAMES = ("pix2pix", "cyclegan")
+
+
+def translation_family(name: str) -> Family:
+    """FAMILIES[name] for a translation family (`pix2pix` | `cyclegan`), registering both on first use."""
+    from ganops.translation import cyclegan, pix2pix  # noqa: F401 (registers both families)
+
+    if name not in FAMILY_NAMES:
+        raise ValueError(f"unknown translation family {name!r} (known: {', '.join(FAMILY_NAMES)})")
+    return FAMILIES[name]

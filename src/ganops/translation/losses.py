@@ -26,9 +26,7 @@ from ganops.training.losses import LOSSES
 
 # loss name -> (scale of the registry's d_loss, scale of its g_loss) giving the reference's values
 REFERENCE_SCALE: dict[str, tuple[float, float]] = {"non_saturating": (0.5, 1.0), "least_squares": (1.0, 2.0)}
-AdversarialPair = tuple[
-    Callable[[torch.Tensor, torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]
-]
+AdversarialPair = tuple[Callable[[torch.Tensor, torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]
 
 
 def adversarial(name: str, key: str = "gan_loss") -> AdversarialPair:

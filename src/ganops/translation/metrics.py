@@ -101,9 +101,7 @@ def _mean_pairwise_rms(images: np.ndarray) -> float:
     return float(pdist(flat).mean() / np.sqrt(flat.shape[1]))  # RMS per element: channel counts may differ
 
 
-def collapse_check(
-    inputs: np.ndarray, outputs: np.ndarray, max_images: int = 500, seed: int = 0
-) -> dict[str, float]:
+def collapse_check(inputs: np.ndarray, outputs: np.ndarray, max_images: int = 500, seed: int = 0) -> dict[str, float]:
     """Does the translator map distinct inputs to distinct outputs, and keep their spread?
 
     distinct_output_share: among inputs distinct at 8 bits, the share of distinct outputs (1 = injective,
@@ -113,9 +111,7 @@ def collapse_check(
     """
     inputs, outputs = _check(inputs, "inputs"), _check(outputs, "outputs")
     if len(inputs) != len(outputs) or len(inputs) < 2:
-        raise ValueError(
-            f"collapse check: need >= 2 inputs and one output each (got {len(inputs)}, {len(outputs)})"
-        )
+        raise ValueError(f"collapse check: need >= 2 inputs and one output each (got {len(inputs)}, {len(outputs)})")
     _, first = np.unique(_quantised(inputs), axis=0, return_index=True)  # one index per distinct input
     pick = np.random.default_rng(seed).permutation(len(inputs))[:max_images]
     input_spread = _mean_pairwise_rms(inputs[pick])

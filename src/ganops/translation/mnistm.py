@@ -37,9 +37,7 @@ def as_digit_stack(digits: np.ndarray, name: str = "digits") -> np.ndarray:
     if digits.ndim == 3:
         digits = digits[:, None]
     if digits.ndim != 4 or digits.shape[1] != 1 or len(digits) == 0:
-        raise ValueError(
-            f"{name}: need gray images (N, H, W) or (N, 1, H, W) with N >= 1, got {digits.shape}"
-        )
+        raise ValueError(f"{name}: need gray images (N, H, W) or (N, 1, H, W) with N >= 1, got {digits.shape}")
     if digits.min() < 0 or digits.max() > 1:
         raise ValueError(f"{name}: values must lie in [0, 1] (got {digits.min():.3g}..{digits.max():.3g})")
     return digits

@@ -31,9 +31,7 @@ def image_shape(shapes: dict[str, dict[str, tuple]], stream: str, key: str) -> t
     try:
         shape = tuple(int(s) for s in shapes[stream][key])
     except KeyError:
-        raise ValueError(
-            f"data stream {stream!r} has no {key!r} images (streams: {sorted(shapes)})"
-        ) from None
+        raise ValueError(f"data stream {stream!r} has no {key!r} images (streams: {sorted(shapes)})") from None
     if len(shape) != 3 or shape[1] != shape[2]:
         raise ValueError(f"data stream {stream!r} key {key!r}: need square (C, H, W) images, got {shape}")
     return shape  # (C, H, W)

@@ -35,13 +35,9 @@ class DomainPair:
         if self.a.ndim != 4 or self.b.ndim != 4 or self.a.shape[2:] != self.b.shape[2:]:
             raise ValueError(f"domain A {self.a.shape} and B {self.b.shape} must be (N, C, H, W) of one size")
         if self.paired and len(self.a) != len(self.b):
-            raise ValueError(
-                f"a paired source needs as many A as B images (got {len(self.a)} and {len(self.b)})"
-            )
+            raise ValueError(f"a paired source needs as many A as B images (got {len(self.a)} and {len(self.b)})")
         if len(self.a) == 0 or len(self.b) == 0:
-            raise ValueError(
-                f"a translation source needs images in both domains (A {len(self.a)}, B {len(self.b)})"
-            )
+            raise ValueError(f"a translation source needs images in both domains (A {len(self.a)}, B {len(self.b)})")
         if self.source_index_a is None:
             self.source_index_a = np.arange(len(self.a))
         if self.source_index_b is None:
@@ -97,9 +93,7 @@ def build_pair(
 ) -> DomainPair:
     """A built-in paired source from gray digits (N, [1,] H, W) in [0, 1] and labels (N,)."""
     if name not in PAIR_SOURCES:
-        raise ValueError(
-            f"translation.source: unknown pair {name!r} (known: {', '.join(sorted(PAIR_SOURCES))})"
-        )
+        raise ValueError(f"translation.source: unknown pair {name!r} (known: {', '.join(sorted(PAIR_SOURCES))})")
     digits = as_digit_stack(digits)
     labels = np.asarray(labels, dtype=np.int64).reshape(-1)
     if len(labels) != len(digits):
@@ -110,15 +104,11 @@ def build_pair(
     return DomainPair(a, b, labels, labels.copy(), paired=True, class_names=[str(d) for d in range(10)])
 
 
-def load_pair(
-    source: str, seed: int, image_size: int | None = None, max_images: int | None = None
-) -> DomainPair:
+def load_pair(source: str, seed: int, image_size: int | None = None, max_images: int | None = None) -> DomainPair:
     """The paired DomainPair for `source`; `folder:<A>,folder:<B>` arrives in phase 2 (same signature
     plus a root folder to resolve relative paths)."""
     if source.startswith("folder:"):
-        raise ValueError(
-            f"translation.source {source!r}: user folders are not supported yet (use a built-in pair)"
-        )
+        raise ValueError(f"translation.source {source!r}: user folders are not supported yet (use a built-in pair)")
     from ganops.data.dataset import BUILTIN_SOURCES
 
     digits, labels, _ = BUILTIN_SOURCES["mnist"]()  # (N, 28, 28) in [0, 1], (N,)

@@ -54,15 +54,11 @@ def patchgan_layers(image_size: int) -> int:
 
 
 class PatchDiscriminator(nn.Module):
-    def __init__(
-        self, in_channels: int, image_size: int, ndf: int = 64, n_layers: int = 0, norm: str = "batch"
-    ):
+    def __init__(self, in_channels: int, image_size: int, ndf: int = 64, n_layers: int = 0, norm: str = "batch"):
         super().__init__()
         self.n_layers = n_layers or patchgan_layers(image_size)
         if output_size(self.n_layers, image_size) < 1:
-            raise ValueError(
-                f"patchgan_layers: {self.n_layers} layers leave no output at {image_size} px (use fewer)"
-            )
+            raise ValueError(f"patchgan_layers: {self.n_layers} layers leave no output at {image_size} px (use fewer)")
         layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, KERNEL, 2, 1), nn.LeakyReLU(0.2)]
         width = ndf
         for n in range(1, self.n_layers + 1):  # n_layers - 1 strided blocks, then the stride-1 block

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganops.translation._contract import BuildContext, Family, NextBatch
+from ganops.training.family import BuildContext, Family, NextBatch, register_family
 from ganops.translation.architectures import build_network
 from ganops.translation.losses import adversarial, l1
 from ganops.translation.optim import (
@@ -30,7 +30,7 @@ from ganops.translation.optim import (
     set_requires_grad,
 )
 from ganops.translation.samples import keep_preview, to_unit, write_samples
-from ganops.translation.translator_io import export_translator
+from ganops.translation.translator_io import TRANSLATOR, export_translator
 
 NAME = "pix2pix"
 STREAM = "pair"
@@ -90,9 +90,7 @@ def build(ctx: BuildContext) -> Pix2PixParts:
         D = build_network(cfg.discriminator, cfg, shape_a[0] + shape_b[0], 1, size).to(ctx.device)
     opt_g, sched_g = adam_with_schedule(G.parameters(), cfg)
     opt_d, sched_d = adam_with_schedule(D.parameters(), cfg)
-    return Pix2PixParts(
-        cfg, ctx.device, shape_a, shape_b, G, D, opt_g, opt_d, sched_g, sched_d, losses=losses
-    )
+    return Pix2PixParts(cfg, ctx.device, shape_a, shape_b, G, D, opt_g, opt_d, sched_g, sched_d, losses=losses)
 
 
 def train_step(parts: Pix2PixParts, next_batch: NextBatch, step: int) -> dict[str, torch.Tensor]:
@@ -147,8 +145,9 @@ def save_samples(parts: Pix2PixParts, out_dir: Path, step: int, seed: int) -> No
     write_samples(out_dir, step, [to_unit(parts.preview["a"]), to_unit(fake), to_unit(parts.preview["b"])])
 
 
-def export(parts: Pix2PixParts, module: nn.Module, path: Path) -> None:
-    export_translator(path, NAME, parts.cfg, {"a2b": module}, parts.shape_a, parts.shape_b)
+def export(parts: Pix2PixParts, module: nn.Module, out_dir: Path) -> None:
+    """G (A → B) to out_dir/translator.pt."""
+    export_translator(out_dir / TRANSLATOR, NAME, parts.cfg, {"a2b": module}, parts.shape_a, parts.shape_b)
 
 
-PIX2PIX = Family(NAME, LOG_KEYS, build, train_step, sampler, save_samples, export)
+PIX2PIX = register_family(Family(NAME, LOG_KEYS, build, train_step, sampler, save_samples, export))

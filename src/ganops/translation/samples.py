@@ -50,8 +50,6 @@ def write_samples(out_dir: Path, step: int, columns: list[np.ndarray]) -> None:
             image.save(tmp, format="PNG")
 
 
-def keep_preview(
-    batch: dict[str, torch.Tensor], keys: tuple[str, ...], count: int
-) -> dict[str, torch.Tensor]:
+def keep_preview(batch: dict[str, torch.Tensor], keys: tuple[str, ...], count: int) -> dict[str, torch.Tensor]:
     """The first `count` items of each key, detached copies: (K, ...) each."""
     return {key: batch[key][:count].detach().clone() for key in keys}

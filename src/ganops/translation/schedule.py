@@ -17,9 +17,7 @@ def linear_decay_factor(step: int, constant: int, decay: int) -> float:
     return 1.0 - max(0, step + 1 - constant) / float(decay + 1)
 
 
-def linear_decay(
-    optimizer: torch.optim.Optimizer, constant: int, decay: int
-) -> torch.optim.lr_scheduler.LambdaLR:
+def linear_decay(optimizer: torch.optim.Optimizer, constant: int, decay: int) -> torch.optim.lr_scheduler.LambdaLR:
     """A LambdaLR with the reference's constant-then-linear shape (`constant`, `decay` >= 0 steps)."""
     if constant < 0 or decay < 0:
         raise ValueError(f"lr_constant_steps and lr_decay_steps must be >= 0 (got {constant}, {decay})")

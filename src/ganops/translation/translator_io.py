@@ -21,6 +21,12 @@ from ganops.translation.architectures import build_network
 
 FORMAT = "ganops-translator/1"
 DIRECTIONS = ("a2b", "b2a")
+TRANSLATOR = "translator.pt"  # models/translation/VARIANT/: the exported (best-checkpoint) translator
+
+
+def a2b_generator(module: nn.Module) -> nn.Module:
+    """The A → B generator of a family's sampler: the module itself, or its "a2b" entry (CycleGAN)."""
+    return module["a2b"] if isinstance(module, nn.ModuleDict) else module
 
 
 def config_dict(cfg: Any) -> dict[str, Any]:
@@ -76,10 +82,14 @@ def load_translator(path: str | Path, device: str = "cpu") -> tuple[dict[str, nn
 
 
 @torch.no_grad()
-def translate(G: nn.Module, images: np.ndarray, batch_size: int = 256, device: str = "cpu") -> np.ndarray:
-    """Images (N, C, H, W) float in [0, 1] → G's translations (N, C', H, W) float32 in [0, 1]."""
+def translate(G: nn.Module, images: np.ndarray, batch_size: int = 256, device: str | None = None) -> np.ndarray:
+    """Images (N, C, H, W) float in [0, 1] → G's translations (N, C', H, W) float32 in [0, 1].
+
+    Runs on `device` (default: where G's weights are)."""
     if images.ndim != 4 or len(images) == 0:
         raise ValueError(f"translate: need images (N, C, H, W) with N >= 1, got {images.shape}")
+    G = a2b_generator(G)
+    device = device or str(next(G.parameters()).device)
     was_training = G.training
     G.eval()
     out = []

@@ -53,9 +53,7 @@ class UNetGenerator(nn.Module):
         for i in range(self.depth):  # ups[i] maps level i back to level i - 1 (the image for i = 0)
             inner = widths[i] if i == self.depth - 1 else 2 * widths[i]  # innermost has no skip input
             if i == 0:
-                self.ups.append(
-                    nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(inner, out_channels, 4, 2, 1), nn.Tanh())
-                )
+                self.ups.append(nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(inner, out_channels, 4, 2, 1), nn.Tanh()))
                 continue
             layers = [
                 nn.ReLU(),

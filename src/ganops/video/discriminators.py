@@ -15,9 +15,7 @@ from ganops.video.blocks import ProjectionHead, maybe_sn, num_stages
 class ImageDiscriminator(nn.Module):
     """D_I(x, y=None): frames (N, C, H, W) -> logits (N,)."""
 
-    def __init__(
-        self, channels: int, side: int, width: int, num_classes: int = 0, spectral_norm: bool = True
-    ) -> None:
+    def __init__(self, channels: int, side: int, width: int, num_classes: int = 0, spectral_norm: bool = True) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         ch_in, ch = channels, width

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ganops.core.artifacts import GENERATOR
 from ganops.core.atomic import save_torch
 from ganops.video.video_io import save_gif_grid
 
@@ -68,6 +69,11 @@ def export_generator(parts: Any, G: nn.Module, path: Path) -> None:
     save_torch(path, payload)
 
 
+def export_to_folder(parts: Any, G: nn.Module, out_dir: Path) -> None:
+    """The shared loop's export hook: out_dir/generator.pt."""
+    export_generator(parts, G, Path(out_dir) / GENERATOR)
+
+
 def load_video_generator(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict]:
     """(G in eval mode, meta = the file's fields without state_dict); ValueError on a foreign file."""
     from ganops.video.architectures import build_generator
@@ -78,13 +84,9 @@ def load_video_generator(path: str | Path, device: str = "cpu") -> tuple[nn.Modu
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise ValueError(
-            f"video generator {path}: not a weights-only torch file ({type(error).__name__})"
-        ) from None
+        raise ValueError(f"video generator {path}: not a weights-only torch file ({type(error).__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get("version") != VERSION:
-        raise ValueError(
-            f"video generator {path}: not a {FORMAT} v{VERSION} file (export it with ganops.video)"
-        )
+        raise ValueError(f"video generator {path}: not a {FORMAT} v{VERSION} file (export it with ganops.video)")
     G = build_generator(payload["arch"], payload["generator_config"])
     G.load_state_dict(payload["state_dict"])
     G.requires_grad_(False)
@@ -110,9 +112,7 @@ def _labels_for(meta: dict, num: int, label: int | Sequence[int] | None) -> torc
 
 
 @torch.no_grad()
-def sample_clips(
-    G: nn.Module, meta: dict, num: int, seed: int, label: int | Sequence[int] | None = None
-) -> np.ndarray:
+def sample_clips(G: nn.Module, meta: dict, num: int, seed: int, label: int | Sequence[int] | None = None) -> np.ndarray:
     """`num` clips (N, T, C, H, W) float32 in [0, 1]; labels cycle over the classes unless given."""
     if num < 1:
         raise ValueError(f"num: must be at least 1 (got {num})")

@@ -11,17 +11,21 @@ checkpoints, so a resumed run repeats an uninterrupted one bit for bit.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
+from ganops.training import loop
 from ganops.training.ema import make_ema, update_ema
+from ganops.training.family import FAMILIES, BuildContext, Family, NextBatch, register_family
 from ganops.training.losses import LOSSES, r1_penalty
-from ganops.video._contract import BuildContext, Family, NextBatch
 from ganops.video.architectures import build_video_models, get_arch
-from ganops.video.export import export_generator, sampler, save_samples
+from ganops.video.export import export_to_folder, sampler, save_samples
 from ganops.video.options import validate_video_variant
 
 STREAM = "clips"  # next_batch(STREAM) -> {"clip": (B, T, C, H, W) in [-1, 1], "label": (B,) int64}
@@ -53,9 +57,7 @@ class VideoParts:
     def load_state_dict(self, state: dict, device: str) -> None:
         missing = sorted((set(self.modules()) | {"opt_G", "opt_D"}) - set(state))
         if missing:
-            raise ValueError(
-                f"video checkpoint: missing {', '.join(missing)} (was it written by another arch?)"
-            )
+            raise ValueError(f"video checkpoint: missing {', '.join(missing)} (was it written by another arch?)")
         for name, module in self.modules().items():
             module.load_state_dict(state[name])
             module.to(device)
@@ -92,9 +94,7 @@ def build_parts(ctx: BuildContext, arch: str) -> VideoParts:
     )
 
 
-def sample_frames(
-    clips: torch.Tensor, y: torch.Tensor | None, count: int
-) -> tuple[torch.Tensor, torch.Tensor | None]:
+def sample_frames(clips: torch.Tensor, y: torch.Tensor | None, count: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     """`count` random frames per clip: (B, T, C, H, W) -> (B * count, C, H, W), labels repeated."""
     batch, frames = clips.shape[:2]
     index = torch.randint(frames, (batch, count), device=clips.device)  # (B, k)
@@ -142,9 +142,7 @@ def d_step(parts: VideoParts, batch: dict[str, torch.Tensor]) -> dict[str, torch
     return out
 
 
-def g_step(
-    parts: VideoParts, y: torch.Tensor | None, batch_size: int, device: torch.device
-) -> dict[str, torch.Tensor]:
+def g_step(parts: VideoParts, y: torch.Tensor | None, batch_size: int, device: torch.device) -> dict[str, torch.Tensor]:
     cfg, loss = parts.cfg, LOSSES[parts.cfg.loss]
     z = torch.randn(batch_size, parts.G.z_dim, device=device)
     fake = parts.G(z, y)  # (B, T, C, H, W)
@@ -179,6 +177,7 @@ def train_step(parts: VideoParts, next_batch: NextBatch, step: int) -> dict[str,
 
 
 def make_family(arch: str) -> Family:
+    """The shared loop's Family for one video architecture (named like it: `mocogan`, `vgan`)."""
     keys = VIDEO_KEYS + (IMAGE_KEYS if get_arch(arch).image_discriminator else ())
     return Family(
         name=arch,
@@ -187,10 +186,61 @@ def make_family(arch: str) -> Family:
         train_step=train_step,
         sampler=sampler,
         save_samples=save_samples,
-        export=export_generator,
+        export=export_to_folder,
     )
 
 
+VIDEO_ARCHS = ("mocogan", "vgan")  # the video families in FAMILIES, one per architecture
+for _arch in VIDEO_ARCHS:  # registered on import, like FAMILIES["image"]
+    register_family(make_family(_arch))
+
+
 def video_families() -> dict[str, Family]:
-    """`mocogan` and the 3D-conv baseline `vgan`, built on call (nothing at import time)."""
-    return {arch: make_family(arch) for arch in ("mocogan", "vgan")}
+    """`mocogan` and the 3D-conv baseline `vgan`, as registered in FAMILIES."""
+    return {arch: FAMILIES[arch] for arch in VIDEO_ARCHS}
+
+
+def train_video(
+    variant: str,
+    cfg: Any,
+    gan: Any,
+    clips: np.ndarray,
+    labels: np.ndarray,
+    out_dir: Path,
+    checkpoint_dir: Path,
+    seed: int,
+    *,
+    class_names: list[str] | None = None,
+    log: Callable[[int, dict[str, float]], None] | None = None,
+    stop_after: int | None = None,
+    quality: Callable[[nn.Module, dict[str, Any]], dict[str, float]] | None = None,
+    quality_key: str | None = None,
+) -> loop.TrainResult:
+    """Train video variant `variant` (family = cfg.arch) on clips (N, T, C, H, W) in [0, 1].
+
+    labels (N,) int64, -1 = unknown, travel only for conditional variants (unlabelled clips are then
+    refused, naming the key). Writes out_dir/{generator.pt, samples.gif, samples/, losses.csv,
+    quality.csv} and checkpoint_dir/last.pt; see training.loop.train for resume and probes.
+    """
+    if clips.ndim != 5:
+        raise ValueError(f"training clips must be (N, T, C, H, W), got shape {clips.shape}")
+    labels = np.asarray(labels, dtype=np.int64)
+    known = labels[labels >= 0]
+    num_classes = int(known.max()) + 1 if len(known) else 0
+    where = f"video.variants.{variant}"
+    validate_video_variant(cfg, tuple(clips.shape[1:]), num_classes, variant)
+    stream: dict[str, np.ndarray] = {"clip": clips}
+    if cfg.conditional:
+        if not (labels >= 0).all():
+            raise ValueError(
+                f"{where}.conditional: {int((labels < 0).sum())} of {len(labels)} training clips have no "
+                "label (use class sub-folders for every video, or set conditional: false)"
+            )
+        stream["label"] = labels
+    else:
+        num_classes = 0
+    return loop.train(
+        FAMILIES[cfg.arch], variant, cfg, gan, {STREAM: stream}, out_dir, checkpoint_dir, seed,
+        num_classes=num_classes, class_names=class_names, log=log, stop_after=stop_after,
+        quality=quality, quality_key=quality_key, config_key=where,
+    )  # fmt: skip

@@ -20,14 +20,10 @@ from ganops.video.blocks import num_stages
 class ClipFeatureNet(nn.Module):
     """clips (B, T, C, H, W) in [0, 1] -> (features (B, feature_dim), {head: logits (B, classes)})."""
 
-    def __init__(
-        self, clip_shape: list[int], heads: dict[str, int], width: int = 16, feature_dim: int = 64
-    ) -> None:
+    def __init__(self, clip_shape: list[int], heads: dict[str, int], width: int = 16, feature_dim: int = 64) -> None:
         super().__init__()
         frames, channels, side, _ = clip_shape
-        self.config = dict(
-            clip_shape=list(clip_shape), heads=dict(heads), width=width, feature_dim=feature_dim
-        )
+        self.config = dict(clip_shape=list(clip_shape), heads=dict(heads), width=width, feature_dim=feature_dim)
         self.feature_dim = feature_dim
         layers: list[nn.Module] = []
         ch_in, ch, t = channels, width, frames

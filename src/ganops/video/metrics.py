@@ -21,6 +21,7 @@ import numpy as np
 
 from ganops.evaluation.frechet import frechet_distance, mean_and_covariance
 from ganops.evaluation.metrics import kid_from_features
+from ganops.evaluation.motion import centre_of_mass, clip_speeds  # noqa: F401 (part of this module's metric API)
 
 FVD_DOMAIN = "fvd_domain"
 KVD_DOMAIN = "kvd_domain"
@@ -32,7 +33,6 @@ MEAN_SPEED = "mean_speed_px"
 
 FREEZE_SPEED = 0.5  # px / frame: a clip whose content moves slower than this "barely moves"
 KVD_SUBSETS, KVD_SUBSET_SIZE = 50, 100
-_MASS_EPS = 1e-6
 
 FrameClassifier = Callable[[np.ndarray], np.ndarray]  # frames (M, C, H, W) in [0, 1] -> class ids (M,)
 
@@ -58,29 +58,7 @@ def temporal_consistency(clips: np.ndarray, classify_frames: FrameClassifier) ->
     return float(counts.max(axis=1).sum() / (n * t))
 
 
-def centre_of_mass(clips: np.ndarray) -> np.ndarray:
-    """Intensity-weighted (row, col) of each frame in px: (N, T, C, H, W) -> (N, T, 2).
-
-    A blank frame (no mass) sits at (0, 0) instead of NaN; its clip then reads as frozen.
-    """
-    mass = clips.mean(axis=2, dtype=np.float64)  # (N, T, H, W), channels averaged
-    total = mass.sum(axis=(2, 3)) + _MASS_EPS  # (N, T)
-    rows = np.arange(mass.shape[2], dtype=np.float64)
-    cols = np.arange(mass.shape[3], dtype=np.float64)
-    row = (mass.sum(axis=3) * rows).sum(axis=2) / total
-    col = (mass.sum(axis=2) * cols).sum(axis=2) / total
-    return np.stack([row, col], axis=-1)
-
-
-def clip_speeds(clips: np.ndarray) -> np.ndarray:
-    """Mean frame-to-frame centre-of-mass displacement of each clip (N,), px / frame."""
-    centre = centre_of_mass(clips)  # (N, T, 2)
-    return np.linalg.norm(np.diff(centre, axis=1), axis=2).mean(axis=1)
-
-
-def motion_metrics(
-    real: np.ndarray, fake: np.ndarray, freeze_speed: float = FREEZE_SPEED
-) -> dict[str, float]:
+def motion_metrics(real: np.ndarray, fake: np.ndarray, freeze_speed: float = FREEZE_SPEED) -> dict[str, float]:
     """speed_w1 (px / frame) between the clip-speed distributions, fake's freeze score and mean speed."""
     from scipy.stats import wasserstein_distance
 

@@ -18,9 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-NUM_DIRECTIONS = (
-    8  # compass bins of the initial velocity: 0 = east (right), 2 = north (up), 4 = west, 6 = south
-)
+NUM_DIRECTIONS = 8  # compass bins of the initial velocity: 0 = east (right), 2 = north (up), 4 = west, 6 = south
 DIRECTION_NAMES = ("E", "NE", "N", "NW", "W", "SW", "S", "SE")
 
 
@@ -53,9 +51,7 @@ class MovingDigitsSpec:
 
 
 # Srivastava et al. 2015: two 28x28 digits in 64x64, 20 frames; 2-6 px/frame as in the issue.
-GPU_SPEC = MovingDigitsSpec(
-    num_digits=2, canvas_size=64, num_frames=20, digit_size=28, speed_min=2.0, speed_max=6.0
-)
+GPU_SPEC = MovingDigitsSpec(num_digits=2, canvas_size=64, num_frames=20, digit_size=28, speed_min=2.0, speed_max=6.0)
 
 
 @dataclass
@@ -100,9 +96,7 @@ def render_moving_digits(
     """
     spec.validate()
     if len(digit_images) == 0 or len(digit_images) != len(digit_labels):
-        raise ValueError(
-            f"moving digits: need a non-empty pool with one label per image (got {len(digit_images)})"
-        )
+        raise ValueError(f"moving digits: need a non-empty pool with one label per image (got {len(digit_images)})")
     rng = np.random.default_rng(seed)
     n, d, t = num_clips, spec.num_digits, spec.num_frames
     limit = float(spec.canvas_size - spec.digit_size)  # top-left corner range [0, limit] per axis

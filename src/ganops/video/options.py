@@ -38,9 +38,7 @@ class VideoVariantOptions:
     log_every: int = 25
 
 
-def validate_video_variant(
-    cfg: Any, clip_shape: tuple[int, ...], num_classes: int, variant: str = ""
-) -> None:
+def validate_video_variant(cfg: Any, clip_shape: tuple[int, ...], num_classes: int, variant: str = "") -> None:
     """One-line ValueError naming the key when this variant cannot be trained on these clips."""
     from ganops.video.architectures import get_arch
     from ganops.video.blocks import num_stages

@@ -44,9 +44,7 @@ def read_video(
         raise ValueError(f"channels: must be one of {', '.join(CHANNELS)} (got {channels!r})")
     path = Path(path)
     if path.suffix.lower() not in VIDEO_EXTENSIONS:
-        raise VideoReadError(
-            f"not a video file (extension {path.suffix or 'none'}; use {', '.join(VIDEO_EXTENSIONS)})"
-        )
+        raise VideoReadError(f"not a video file (extension {path.suffix or 'none'}; use {', '.join(VIDEO_EXTENSIONS)})")
     wanted = None if max_clips is None else max_clips * frames
     decoded: list[np.ndarray] = []
     try:
@@ -56,8 +54,7 @@ def read_video(
             if decoded and frame.shape != decoded[0].shape:
                 first, now = decoded[0].shape[:2], frame.shape[:2]
                 raise VideoReadError(
-                    f"mixed frame sizes (frame 0 is {first[0]}x{first[1]}, "
-                    f"frame {len(decoded)} is {now[0]}x{now[1]})"
+                    f"mixed frame sizes (frame 0 is {first[0]}x{first[1]}, frame {len(decoded)} is {now[0]}x{now[1]})"
                 )
             decoded.append(frame)
             if wanted is not None and len(decoded) >= wanted:
@@ -74,9 +71,7 @@ def read_video(
     stack = stack.astype(np.float32) / scale
     if stack.shape[1:3] != (size, size):
         # the sample axis keeps scale 1 and the channel axis too, so neither is mixed
-        stack = resize(
-            stack, (len(stack), size, size, stack.shape[3]), order=1, anti_aliasing=True, mode="reflect"
-        )
+        stack = resize(stack, (len(stack), size, size, stack.shape[3]), order=1, anti_aliasing=True, mode="reflect")
         stack = np.clip(stack, 0.0, 1.0).astype(np.float32)
     clips = stack.reshape(num_clips, frames, size, size, -1)  # (K, T, H, W, C)
     return np.ascontiguousarray(clips.transpose(0, 1, 4, 2, 3))  # (K, T, C, H, W)
@@ -105,9 +100,7 @@ def scan_video_folder(folder: str | Path) -> tuple[list[tuple[Path, str]], list[
             if path.is_symlink():
                 skipped.append({"path": str(path), "reason": "symlink (not followed)"})
             elif path.suffix.lower() not in VIDEO_EXTENSIONS:
-                skipped.append(
-                    {"path": str(path), "reason": f"not a video file (extension {path.suffix or 'none'})"}
-                )
+                skipped.append({"path": str(path), "reason": f"not a video file (extension {path.suffix or 'none'})"})
             elif depth > 1:
                 skipped.append({"path": str(path), "reason": "nested too deep (use folder/<class>/video)"})
             else:
@@ -160,9 +153,7 @@ def clip_grid(clips: np.ndarray, nrow: int | None = None, padding: int = 2) -> n
     nrow = nrow or int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / nrow))
     frames = np.zeros((t, rows * (h + padding) + padding, nrow * (w + padding) + padding, c), dtype=np.uint8)
-    pixels = (
-        np.rint(np.clip(clips, 0.0, 1.0) * 255).astype(np.uint8).transpose(0, 1, 3, 4, 2)
-    )  # (N, T, H, W, C)
+    pixels = np.rint(np.clip(clips, 0.0, 1.0) * 255).astype(np.uint8).transpose(0, 1, 3, 4, 2)  # (N, T, H, W, C)
     for i in range(n):
         top, left = padding + (i // nrow) * (h + padding), padding + (i % nrow) * (w + padding)
         frames[:, top : top + h, left : left + w] = pixels[i]
@@ -175,9 +166,7 @@ def save_gif_grid(path: str | Path, clips: np.ndarray, fps: float = 8.0, nrow: i
 
     frames = clip_grid(clips, nrow)
     frames = frames[..., 0] if frames.shape[-1] == 1 else frames  # gray GIFs stay exact (mode L)
-    _write_bytes(
-        path, iio.imwrite("<bytes>", frames, extension=".gif", plugin="pillow", duration=1000.0 / fps, loop=0)
-    )
+    _write_bytes(path, iio.imwrite("<bytes>", frames, extension=".gif", plugin="pillow", duration=1000.0 / fps, loop=0))
 
 
 def save_mp4(path: str | Path, clips: np.ndarray, fps: float = 8.0, nrow: int | None = None) -> None:
@@ -188,6 +177,4 @@ def save_mp4(path: str | Path, clips: np.ndarray, fps: float = 8.0, nrow: int | 
     frames = np.repeat(frames, 3, axis=-1) if frames.shape[-1] == 1 else frames
     pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2  # yuv420p needs even sides
     frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)))
-    _write_bytes(
-        path, iio.imwrite("<bytes>", frames, extension=".mp4", plugin="pyav", codec="libx264", fps=fps)
-    )
+    _write_bytes(path, iio.imwrite("<bytes>", frames, extension=".mp4", plugin="pyav", codec="libx264", fps=fps))

@@ -1,0 +1,70 @@
+"""The `register_video` stage: the variant with the lowest FVD_domain under the champion rule.
+
+Registers `video.model_name` (ganops-video-generator), a pyfunc logged from code
+(tracking/video_pyfunc.py), logs every variant's metrics in one MLflow run, and writes the
+side-by-side table (metrics/video/report.md) with the reference rows.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+
+from ganops.config.params import Params
+from ganops.core import atomic
+from ganops.core.artifacts import GENERATOR
+from ganops.tracking import pyfunc_code, registry
+from ganops.tracking import runs as tracking
+from ganops.video.evaluate import report_markdown
+from ganops.video.metrics import FVD_DOMAIN
+
+PRIMARY_METRIC = FVD_DOMAIN  # lower is better
+PYFUNC_CODE = pyfunc_code("video_pyfunc")  # logged as models-from-code
+
+
+def _variant_metrics(metrics_dir: Path, variants: list[str]) -> dict[str, dict[str, float]]:
+    found = {}
+    for variant in variants:
+        path = metrics_dir / f"{variant}.json"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path}: no metrics for video variant {variant!r}; run `dvc repro evaluate_video` first"
+            )
+        found[variant] = json.loads(path.read_text())
+    return found
+
+
+def run(cfg: Params, metrics_dir: Path, models_dir: Path, reference: Path, out: Path, report: Path) -> dict:
+    all_metrics = _variant_metrics(metrics_dir, list(cfg.video.variants))
+    best = min(all_metrics, key=lambda v: all_metrics[v].get(PRIMARY_METRIC, float("inf")))
+    weights = models_dir / best / GENERATOR
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights}: video generator missing; run `dvc repro train_video` first")
+    tags = {"variant": best, "family": cfg.video.variants[best].arch, **tracking.provenance_tags(Path.cwd())}
+    params_used = {
+        "model_name": cfg.video.model_name,
+        "primary_metric": PRIMARY_METRIC,
+        "candidates": list(all_metrics),
+    }
+    with tracking.stage_run("register_video", cfg.registry.experiment, params_used, tags):
+        mlflow.log_metrics({f"{v}.{k}": float(x) for v, m in all_metrics.items() for k, x in m.items()})
+
+        def log_model() -> str:
+            info = mlflow.pyfunc.log_model(
+                name="video_generator", python_model=str(PYFUNC_CODE), artifacts={"generator": str(weights)}
+            )
+            return info.model_uri
+
+        candidate = registry.Candidate(weights=weights, metrics=all_metrics[best], log_model=log_model, tags=tags)
+        decision = registry.register(cfg.video.model_name, candidate, primary=PRIMARY_METRIC, lower_is_better=True)
+        decision["variant"] = best
+        mlflow.set_tags({"decision": decision["alias"], "decision_reason": decision["reason"]})
+    rows = json.loads(reference.read_text()) if reference.is_file() else {}
+    markdown = "# Video GAN variants\n\n" + report_markdown(all_metrics, rows, chosen=best)
+    version = f"`{decision['model_name']}` v{decision['version']}"
+    markdown += f"\nRegistry: {version} → `{decision['alias']}` ({decision['reason']}).\n"
+    atomic.write_text(report, markdown)
+    atomic.write_json(out, decision)
+    return decision

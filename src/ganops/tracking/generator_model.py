@@ -1,0 +1,31 @@
+"""How a generator candidate is logged as an MLflow model (`tracking.candidates.ModelCode`).
+
+Its own module, apart from the detector's, so a stage that logs generators depends on the image
+family only (the dvc.yaml deps follow each stage's import closure).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ganops.tracking import pyfunc_code
+from ganops.tracking.candidates import ModelCode
+
+EXAMPLE_ROWS = 2
+
+
+def generator_example(weights: Path) -> pd.DataFrame:
+    """Two rows of the generator's input: a `seed` per image, and a `label` for conditional generators."""
+    from ganops.image.export import load_generator
+
+    _, meta = load_generator(weights)
+    example = {"seed": np.arange(EXAMPLE_ROWS, dtype=np.int64)}
+    if meta.get("num_classes"):
+        example["label"] = np.arange(EXAMPLE_ROWS, dtype=np.int64) % int(meta["num_classes"])
+    return pd.DataFrame(example)
+
+
+GENERATOR = ModelCode(pyfunc_code("generator_pyfunc"), "generator", generator_example)
