@@ -239,7 +239,7 @@ class DetectorConfig(_Strict):
         return value
 
 
-# --- translation (image-to-image GANs: pix2pix, CycleGAN; README docs/translation.md) ---
+# --- translation (image-to-image GANs: pix2pix, CycleGAN; README "Style transfer") ---
 
 TRANSLATION_PAIRS = ("mnist_to_mnistm", "edges_to_mnist")  # keep in step with translation.pairs.PAIR_SOURCES
 TRANSLATION_FAMILIES = ("pix2pix", "cyclegan")  # keep in step with translation.families.FAMILY_NAMES
@@ -360,7 +360,7 @@ class Params(_Strict):
     evaluate: EvaluateConfig = EvaluateConfig()
     detector: DetectorConfig = DetectorConfig()
     translation: TranslationConfig = TranslationConfig()
-    video: VideoConfig = VideoConfig()  # video GANs on clips (config/video.py, docs/video.md)
+    video: VideoConfig = VideoConfig()  # video GANs on clips (config/video.py, README "Video generation")
     schedule: ScheduleConfig = ScheduleConfig()
     # `register` in params.yaml; renamed here because pydantic models reserve that attribute name.
     registry: RegisterConfig = Field(default_factory=RegisterConfig, alias="register")
