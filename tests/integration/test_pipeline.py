@@ -76,7 +76,15 @@ def test_each_candidate_is_a_logged_model_with_its_params_and_own_metrics(tiny_r
     repo, _ = tiny_repo
     client, mlflow = _client(repo)
     experiment = client.get_experiment_by_name("ganops")
-    models = {m.name: m for m in mlflow.search_logged_models([experiment.experiment_id], output_format="list")}
+    from ganops.data.dataset import file_sha256
+
+    found = mlflow.search_logged_models([experiment.experiment_id], output_format="list")
+    weights = {f"generator-{v}": repo / f"models/gan/{v}/generator.pt" for v in ("seed_mlp", "dcgan")}
+    weights |= {f"detector-{d}": repo / f"models/detector/{d}/detector.pt" for d in ("spectrum", "cnn")}
+    # the workspace's candidates (a `dvc exp run` test may have logged others under the same names)
+    models = {
+        m.name: m for m in found if m.name in weights and m.tags["weights_sha256"] == file_sha256(weights[m.name])
+    }
     for variant in ("seed_mlp", "dcgan"):
         model = models[f"generator-{variant}"]
         metrics = {m.key: m.value for m in model.metrics}
