@@ -11,37 +11,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from ganops.config.base import Fraction, LearningRate, PositiveFloat, SplitConfig, _Strict, expand_lr  # noqa: F401
 from ganops.config.video import VideoConfig
-
-PositiveFloat = Annotated[float, Field(gt=0)]
-# Above 1 no optimiser used here converges; `lr: 1e6` used to train to garbage and exit 0.
-LearningRate = Annotated[float, Field(gt=0, le=1)]
-Fraction = Annotated[float, Field(gt=0, lt=1)]
 
 
 class ConfigError(ValueError):
     """A bad value in params.yaml; the message is one line naming the key and the fix."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # .inf / .nan: no
-
-
-class SplitConfig(_Strict):
-    """Fractions of the real images in each of the three disjoint sets (must sum to 1)."""
-
-    gan_train: Fraction = 0.6
-    detector_train: Fraction = 0.2
-    test: Fraction = 0.2
-
-    @model_validator(mode="after")
-    def _sums_to_one(self) -> SplitConfig:
-        total = self.gan_train + self.detector_train + self.test
-        if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"gan_train + detector_train + test must sum to 1 (got {total:g})")
-        return self
 
 
 class DataConfig(_Strict):
@@ -108,18 +85,6 @@ class VariantConfig(_Strict):
     def _lr_sets_both(cls, data: Any) -> Any:
         """`lr` is shorthand for lr_g and lr_d (`dvc exp run -S gan.variants.dcgan.lr=1e-4`)."""
         return expand_lr(data)
-
-
-def expand_lr(fields: Any) -> Any:
-    """{"lr": x, ...} -> {"lr_g": x, "lr_d": x, ...}; `lr` beside lr_g / lr_d is ambiguous: an error."""
-    if isinstance(fields, dict) and "lr" in fields:
-        both = sorted({"lr_g", "lr_d"} & set(fields))
-        if both:
-            raise ValueError(f"lr sets both lr_g and lr_d; remove {' and '.join(both)} or lr")
-        fields = dict(fields)
-        lr = fields.pop("lr")
-        fields.update(lr_g=lr, lr_d=lr)
-    return fields
 
 
 CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]

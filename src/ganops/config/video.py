@@ -10,43 +10,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-PositiveFloat = Annotated[float, Field(gt=0)]
-Fraction = Annotated[float, Field(gt=0, lt=1)]
+from ganops.config.base import PositiveFloat, SplitConfig, _Strict, expand_lr
+
 VIDEO_ARCHS = ("mocogan", "vgan")  # keep in step with ganops.video.architectures
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _expand_lr(fields: Any) -> Any:
-    """{"lr": x} -> {"lr_g": x, "lr_d": x}, as for the image variants (ConfigError beside either)."""
-    if isinstance(fields, dict) and "lr" in fields:
-        both = sorted({"lr_g", "lr_d"} & set(fields))
-        if both:
-            raise ValueError(f"lr sets both lr_g and lr_d; remove {' and '.join(both)} or lr")
-        fields = dict(fields)
-        lr = fields.pop("lr")
-        fields.update(lr_g=lr, lr_d=lr)
-    return fields
-
-
-class VideoSplitConfig(_Strict):
+class VideoSplitConfig(SplitConfig):
     """Shares of the clips in the three disjoint sets (sum 1). Moving digits: disjoint digit images;
     a folder: whole videos, so clips of one video never sit in two sets."""
-
-    gan_train: Fraction = 0.6
-    detector_train: Fraction = 0.2
-    test: Fraction = 0.2
-
-    @model_validator(mode="after")
-    def _sums_to_one(self) -> VideoSplitConfig:
-        total = self.gan_train + self.detector_train + self.test
-        if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"gan_train + detector_train + test must sum to 1 (got {total:g})")
-        return self
 
 
 class MovingDigitsConfig(_Strict):
@@ -114,7 +87,7 @@ class VideoVariantConfig(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _lr_sets_both(cls, data: Any) -> Any:
-        return _expand_lr(data)
+        return expand_lr(data)
 
 
 class VideoDetectorConfig(_Strict):
