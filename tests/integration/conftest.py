@@ -1,6 +1,7 @@
 """A real DVC repo in a temp copy of this checkout, reproduced once per test session with tiny params."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
+VIDEO_VARIANT = {"width": 8, "z_dim": 8, "motion_dim": 4, "batch_size": 8, "num_steps": 4, "checkpoint_every": 2,
+                 "sample_clips": 4}  # fmt: skip
 TINY = {
     "data": {"max_images": 600},
     "evaluator": {"epochs": 2, "batch_size": 64},
@@ -49,7 +52,33 @@ TINY = {
         "leave_one_out": True,
         "cnn": {"epochs": 2, "width": 8, "batch_size": 32},
     },
-}
+    # The style-transfer and video families at toy size: every integration repo runs them (the full DAG),
+    # and their defaults cost minutes each.
+    "translation": {
+        "max_images": 240,
+        "probe_num_images": 40,
+        "kid_subsets": 5,
+        "kid_subset_size": 40,
+        "evaluator": {"epochs": 1, "batch_size": 64},
+        "detector": {"detectors": ["spectrum"], "bootstrap_resamples": 10, "leave_one_out": True},
+        "variants": {
+            "pix2pix": {"ngf": 4, "ndf": 4, "batch_size": 8, "num_steps": 4, "checkpoint_every": 2,
+                        "lr_constant_steps": 2, "lr_decay_steps": 2},
+            "cyclegan": {"ngf": 4, "ndf": 4, "resnet_blocks": 1, "batch_size": 4, "num_steps": 4,
+                         "checkpoint_every": 2, "lr_constant_steps": 2, "lr_decay_steps": 2},
+        },
+    },
+    "video": {
+        "frames": 8,
+        "size": 16,
+        "num_clips": 200,
+        "moving_digits": {"digit_size": 8},
+        "evaluator": {"steps": 10, "frame_epochs": 1, "frames_per_clip": 1},
+        "evaluate": {"num_clips": 40, "probe_num_clips": 20, "kvd_subsets": 4, "kvd_subset_size": 20},
+        "variants": {"mocogan": {"arch": "mocogan", **VIDEO_VARIANT}, "vgan": {"arch": "vgan", **VIDEO_VARIANT}},
+        "detector": {"num_fakes": 40, "frames_per_clip": 2},
+    },
+}  # fmt: skip
 
 
 def merge(base: dict, extra: dict) -> dict:
@@ -66,6 +95,20 @@ def run(cmd: list[str], cwd: Path, timeout: int = 600, check: bool = True) -> su
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def upstream(repo: Path, *targets: str) -> set[str]:
+    """The stages `dvc repro TARGET...` would run in a fresh repo: the targets and their ancestors (`dvc dag`)."""
+    names: set[str] = set()
+    for target in targets:
+        dot = run([str(BIN / "dvc"), "dag", "--dot", target], repo).stdout
+        names |= set(re.findall(r'"([^"]+)"', dot))
+    return names
+
+
+def stages_run(result: subprocess.CompletedProcess) -> set[str]:
+    """The stage names a `dvc repro` printed as run."""
+    return {line.split("'")[1] for line in result.stdout.splitlines() if line.startswith("Running stage")}
 
 
 def copy_checkout(dest: Path) -> None:

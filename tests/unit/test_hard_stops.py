@@ -47,8 +47,10 @@ def test_a_killed_stage_run_is_ended_as_killed_by_the_next_attempt(tmp_path, mon
     from ganops.tracking.runs import stage_run
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", _env(tmp_path)["MLFLOW_TRACKING_URI"])
-    client = mlflow.MlflowClient()
+    uri = _env(tmp_path)["MLFLOW_TRACKING_URI"]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)  # an earlier test in this process may have pointed mlflow elsewhere
+    client = mlflow.MlflowClient(tracking_uri=uri)
     assert client.get_run(stale).info.status == "RUNNING"  # what a kill -9 leaves behind
     with stage_run("train_gan", "exp", {"a": 1}, {"variant": "seed_mlp"}):  # another variant: not its run
         pass
