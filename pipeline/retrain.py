@@ -5,10 +5,12 @@
 
 DVC is the only definition of the DAG: the stage names come from `dvc stage list`, their order from
 `dvc dag` (ties kept in `dvc.yaml` order), and each is one task running `dvc repro -s STAGE`, so a
-stage whose inputs did not change is skipped by DVC itself. Promotion is the `register` stage's
-champion/challenger rule (`ganops.tracking.registry`); this flow only reads its decision and the MLflow
-registry, checks that no worse model became champion, and writes the report artifact. One run at a
-time per workspace (`ganops.core.workspace_lock`).
+stage whose inputs did not change is skipped by DVC itself. Every stage's MLflow run nests under one
+parent run per flow run, named for it and keyed by its id (`ganops.tracking.lineage.pipeline_env` in the
+environment of each `dvc repro -s`), as under one `dvc repro`. Promotion is each family's register
+stage's champion/challenger rule (`ganops.tracking.registry`); this flow only reads their decisions and
+the MLflow registry, checks that no worse model became champion, and writes the report artifact. One
+run at a time per workspace (`ganops.core.workspace_lock`).
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.context import get_run_context
+from prefect.context import FlowRunContext
 
 from ganops.core.workspace_lock import workspace_lock
+from ganops.tracking import lineage
 from pipeline import report as report_lib
 from pipeline.ingest import has_files, ingest_incoming
 
@@ -55,9 +59,11 @@ class StageFailed(RuntimeError):
         self.transient = transient
 
 
-def _env() -> dict[str, str]:
-    """The caller's environment with this interpreter's bin folder first (`ganops`, `dvc`)."""
-    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONUNBUFFERED": "1"}
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The caller's environment with this interpreter's bin folder first (`ganops`, `dvc`), and `extra`
+    (a flow run's `lineage.pipeline_env`: the stage runs it starts share one parent MLflow run)."""
+    path = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**os.environ, "PATH": path, "PYTHONUNBUFFERED": "1", **(extra or {})}
 
 
 def _dvc() -> str:
@@ -74,12 +80,15 @@ def _error_summary(stderr_lines: list[str], limit: int = 12) -> str:
     return "\n".join(picked[-limit:]) or "(no error output)"
 
 
-def run_dvc(args: list[str], root: Path, log=None, what: str | None = None) -> tuple[str, str]:
-    """Run `dvc ARGS` in `root`, streaming output to `log`; return (stdout, stderr) or raise StageFailed."""
+def run_dvc(
+    args: list[str], root: Path, log=None, what: str | None = None, env: dict[str, str] | None = None
+) -> tuple[str, str]:
+    """Run `dvc ARGS` in `root` (`env`: added to its environment), streaming output to `log`; return
+    (stdout, stderr) or raise StageFailed."""
     proc = subprocess.Popen(
         [sys.executable, "-c", _DIE_WITH_PARENT, _dvc(), *args],
         cwd=root,
-        env=_env(),
+        env=_env(env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -216,10 +225,14 @@ def ingest_task(root: Path) -> dict:
     retry_condition_fn=_retry_transient,
     cache_policy=NO_CACHE,
 )
-def reproduce_stage(root: Path, stage: str) -> dict:
-    """`dvc repro -s STAGE`: runs the stage only if its deps/params changed (DVC decides)."""
+def reproduce_stage(root: Path, stage: str, pipeline_env: dict[str, str] | None = None) -> dict:
+    """`dvc repro -s STAGE`: runs the stage only if its deps/params changed (DVC decides).
+
+    `pipeline_env` (`lineage.pipeline_env`): the stage's MLflow run nests under that execution's parent.
+    """
     start = time.monotonic()
-    stdout, _ = run_dvc(["repro", "-s", stage], root, get_run_logger(), what=f"stage '{stage}'")
+    log = get_run_logger()
+    stdout, _ = run_dvc(["repro", "-s", stage], root, log, what=f"stage '{stage}'", env=pipeline_env)
     ran = f"Running stage '{stage}'" in stdout
     return {"stage": stage, "ran": ran, "seconds": round(time.monotonic() - start, 1)}
 
@@ -265,12 +278,25 @@ def restore_outputs(root: Path, stage: str) -> None:
         log.warning(f"could not restore the outputs of {stage}: {exc}")
 
 
-def _run_label() -> str:
-    try:
-        ctx = get_run_context()
-        return f"{ctx.flow_run.name} ({ctx.flow_run.id})"
-    except Exception:
-        return ""
+def _flow_run() -> tuple[str, str] | None:
+    """(id, name) of the current flow run; None outside one (`retrain.fn(...)`)."""
+    ctx = FlowRunContext.get()
+    if ctx is None or ctx.flow_run is None:
+        return None
+    return str(ctx.flow_run.id), ctx.flow_run.name
+
+
+def pipeline_key_and_label() -> tuple[str, str, str]:
+    """(parent-run key, parent-run name, report label) of this flow run: key = the flow run id.
+
+    Outside a flow run the key is a fresh uuid, so the stages still share one parent run.
+    """
+    found = _flow_run()
+    if found is None:
+        key = f"retrain:{uuid.uuid4()}"
+        return key, f"retrain {key.removeprefix('retrain:')[:8]}", ""
+    flow_run_id, name = found
+    return flow_run_id, f"retrain {name}", f"{name} ({flow_run_id})"
 
 
 @flow(name="retrain")
@@ -284,7 +310,8 @@ def retrain(repo: str = ".", lock_wait_s: float = 0.0, ingest: bool = True) -> d
     if not (root / "dvc.yaml").is_file():
         raise ValueError(f"repo {root}: no dvc.yaml; pass the ganops checkout as `repo`")
     log = get_run_logger()
-    label = _run_label()
+    key, parent_name, label = pipeline_key_and_label()
+    stage_env = lineage.pipeline_env(key, parent_name)  # one parent MLflow run for all the stage runs
     with workspace_lock(root, lock_wait_s, owner=label) as waited:
         started = time.time()
         if waited > 0.5:
@@ -299,18 +326,19 @@ def retrain(repo: str = ".", lock_wait_s: float = 0.0, ingest: bool = True) -> d
                 ingested = ingest_task(root)
             stages = list_stages(root)
             for stage in stages:
-                done.append(reproduce_stage(root, stage))
+                done.append(reproduce_stage(root, stage, stage_env))
         except Exception as exc:
             if stage is not None and len(done) < len(stages):
                 restore_outputs(root, stage)
-            after = report_lib.snapshot(root)
-            markdown = report_lib.failure_markdown(label, ingested, done, stage, str(exc), before, after, root)
+            after, parent = report_lib.snapshot(root), report_lib.pipeline_run(root, key)
+            markdown = report_lib.failure_markdown(label, ingested, done, stage, str(exc), before, after, root, parent)
             report_lib.publish(markdown)
             raise
-        after = report_lib.snapshot(root)
+        after, parent = report_lib.snapshot(root), report_lib.pipeline_run(root, key)
         checked = promote(root, before, after, started)
-        report_lib.publish(report_lib.success_markdown(label, ingested, done, checked, after, root))
-    return {"waited_s": round(waited, 1), "ingest": ingested, "stages": done, "models": checked}
+        report_lib.publish(report_lib.success_markdown(label, ingested, done, checked, after, root, parent))
+    summary = {"waited_s": round(waited, 1), "ingest": ingested, "stages": done, "models": checked}
+    return {**summary, "mlflow_parent_run": parent and parent["run_id"]}
 
 
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover - console entry

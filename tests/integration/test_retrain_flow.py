@@ -1,9 +1,10 @@
 """The Prefect `retrain` flow against a real temp DVC repo, real MLflow (SQLite) and a real Prefect server.
 
-Tests run in file order and share one workspace: (1) end to end from `data/incoming/` to a champion,
-(2) a worse model keeps the champion (while a second run waits for the workspace lock), (3) a failing
-stage fails the flow and leaves the champions, (4) rollback, (5) a held lock fails fast, (6) the
-deployments carry the cron schedule. Only (1) and (2) train.
+Tests run in file order and share one workspace: (1) end to end from `data/incoming/` to a champion
+of every model family, every stage run under one parent MLflow run, (2) a worse model keeps the
+champion (while a second run waits for the workspace lock), (3) a failing stage fails the flow and
+leaves the champions, (4) rollback, (5) a held lock fails fast, (6) the deployments carry the cron
+schedule. Only (1) and (2) train.
 """
 
 import json
@@ -23,6 +24,7 @@ sys.path.insert(0, str(REPO))  # the `pipeline` package lives at the repo root
 
 import pipeline.retrain as retrain_module  # noqa: E402
 from ganops.core.workspace_lock import workspace_lock  # noqa: E402
+from ganops.tracking.lineage import KEY_TAG, KIND_TAG  # noqa: E402
 from pipeline.ingest import LEDGER, ingest_incoming  # noqa: E402
 from pipeline.report import ARTIFACT_KEY  # noqa: E402
 from pipeline.retrain import StageFailed, reproduce_stage, retrain  # noqa: E402
@@ -30,6 +32,15 @@ from pipeline.retrain import StageFailed, reproduce_stage, retrain  # noqa: E402
 pytestmark = pytest.mark.integration
 
 MODEL = "ganops-generator"
+# Every family: its register stage's decision file, the metric its promotion rule ranks by (at TINY
+# size: the generator's FID over 300 images), and its `ganops rollback` target.
+FAMILIES = {
+    "ganops-generator": ("models/registered.json", "fid_300_domain", "generator"),
+    "ganops-detector": ("models/detector_registered.json", "tpr_at_fpr_1pct", "detector"),
+    "ganops-translator": ("models/translator_registered.json", "label_preservation", "translator"),
+    "ganops-video-generator": ("models/video_registered.json", "fvd_domain", "video"),
+}
+STAGE_TAG = "ganops.stage"  # tracking.runs.stage_run tags every stage run with its stage name
 IMAGES_PER_CLASS = 30
 GOOD_STEPS = 100  # the first run's GANs: many more steps than the "worse" run's
 WORSE_STEPS = 1
@@ -144,6 +155,24 @@ def _task_runs(flow_run_id):
         return client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
 
 
+def _flow_run_name(flow_run_id) -> str:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(flow_run_id).name
+
+
+def _lineage(repo: Path, flow_run_id) -> tuple[object, list, list]:
+    """(the parent run keyed by `flow_run_id`, its direct children, the runs nested below those)."""
+    client = _client(repo)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()], max_results=5000)
+    [parent] = [r for r in runs if r.data.tags.get(KEY_TAG) == str(flow_run_id)]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    child_ids = {r.info.run_id for r in children}
+    nested = [r for r in runs if r.data.tags.get("mlflow.parentRunId") in child_ids]
+    return parent, children, nested
+
+
 def _files(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
 
@@ -184,19 +213,47 @@ def test_end_to_end_ingests_reproduces_and_sets_a_champion(workspace):
     assert manifest["source"] == "folder:data/raw" and manifest["total"] == len(expected["good"])
     assert "up to date" in run([str(BIN / "dvc"), "status"], repo).stdout.lower()
 
-    # promote: the register stage's decision is the registry's champion
+    # promote: each family's register stage decided, and its decision is the registry's champion
     decision = json.loads((repo / "models/registered.json").read_text())
     assert decision["alias"] == "champion" and decision["reason"] == "no champion yet"
     assert _aliases(repo) == {"champion": decision["version"]}
-    [model] = [m for m in summary["models"] if m["model_name"] == MODEL]
-    assert model["fresh"] and model["after"]["version"] == decision["version"]
+    models = {m["model_name"]: m for m in summary["models"]}
+    assert sorted(models) == sorted(FAMILIES)
+    for name, (path, _, _) in FAMILIES.items():
+        family_decision = json.loads((repo / path).read_text())
+        assert family_decision["model_name"] == name and family_decision["alias"] == "champion", family_decision
+        assert models[name]["fresh"] and models[name]["decision"]["path"] == path
+        assert models[name]["after"]["version"] == family_decision["version"]
 
-    # report: a markdown artifact with the champion's metrics and MLflow run id
-    [artifact] = _artifacts(state.state_details.flow_run_id)
-    champion = _client(repo).get_model_version_by_alias(MODEL, "champion")
+    # lineage: every stage run of the flow run sits under one parent run, named for the flow run and
+    # tagged with its id, as under one `dvc repro`; runs a stage nests (evaluate_detector/NAME) sit below
+    flow_run_id = state.state_details.flow_run_id
+    parent, children, nested = _lineage(repo, flow_run_id)
+    assert parent.info.run_name == f"retrain {_flow_run_name(flow_run_id)}"
+    assert parent.data.tags[KIND_TAG] == "retrain" and parent.data.tags[KEY_TAG] == str(flow_run_id)
+    assert summary["mlflow_parent_run"] == parent.info.run_id
+    client = _client(repo)
+    everything = client.search_runs([e.experiment_id for e in client.search_experiments()], max_results=5000)
+    stage_runs = [r for r in everything if STAGE_TAG in r.data.tags]
+    assert sorted(r.info.run_id for r in stage_runs) == sorted(r.info.run_id for r in children)
+    assert len(everything) == 1 + len(children) + len(nested)  # nothing outside the flow run's tree
+    logged = {r.data.tags[STAGE_TAG] for r in stage_runs}
+    assert {"prepare", "train_gan", "register", "train_translator", "train_video"} <= logged
+    assert {"register_detector", "register_translator", "register_video"} <= logged
+
+    # report: a markdown artifact with each family's champion, its promotion metric, run id and rollback
+    [artifact] = _artifacts(flow_run_id)
+    champion = client.get_model_version_by_alias(MODEL, "champion")
     assert artifact.key == ARTIFACT_KEY and artifact.type == "markdown"
     assert "fid_300_domain" in artifact.data and champion.run_id in artifact.data
     assert f"v{decision['version']} → **champion**" in artifact.data
+    assert parent.info.run_id in artifact.data and f"[`{parent.info.run_name}`]" in artifact.data
+    for name, (_, metric, target) in FAMILIES.items():
+        champion = client.get_model_version_by_alias(name, "champion")
+        [row] = [line for line in artifact.data.splitlines() if line.startswith(f"| `{name}` | v{champion.version} |")]
+        assert f"{metric} = {float(champion.tags[metric]):.4g}" in row, row
+        assert champion.run_id and champion.run_id[:12] in row and f"`ganops rollback {target}`" in row, row
+        assert f"`ganops rollback {target}` restores `previous-champion` of `{name}`" in artifact.data
 
 
 def test_worse_model_keeps_the_champion_and_a_concurrent_run_waits(workspace, monkeypatch):
@@ -243,6 +300,10 @@ def test_worse_model_keeps_the_champion_and_a_concurrent_run_waits(workspace, mo
     assert _aliases(repo) == {"champion": champion_before, "challenger": decision["version"]}
     [artifact] = _artifacts(state.state_details.flow_run_id)
     assert decision["reason"] in artifact.data
+    # this flow run's stage runs have a parent of their own, not the first run's
+    parent, children, _ = _lineage(repo, state.state_details.flow_run_id)
+    assert summary["mlflow_parent_run"] == parent.info.run_id and parent.info.run_id in artifact.data
+    assert {"train_gan", "register"} <= {r.data.tags.get(STAGE_TAG) for r in children}
     assert (
         f"v{champion_before} (champion)" in artifact.data
         and f"v{decision['version']} (challenger, this run)" in artifact.data
