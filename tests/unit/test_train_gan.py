@@ -2,6 +2,7 @@
 
 import csv
 import os
+import selectors
 import signal
 import subprocess
 import sys
@@ -76,43 +77,71 @@ def test_resume_after_interruption_is_bit_exact(tmp_path, capsys):
     assert (tmp_path / "a/losses.csv").read_text() == (tmp_path / "b/losses.csv").read_text()
 
 
+KILL_AT_STEP = 7  # one step past the checkpoint at step 6 (checkpoint_every 2), mid-way to the next
 KILL_SCRIPT = textwrap.dedent(
     """
-    import sys, time, numpy as np
+    import signal, sys, numpy as np
     from pathlib import Path
     from ganops.config.params import GanConfig, VariantConfig
     from ganops.image.family import train_gan
+
+    def log(step, values):  # called after step `step` is logged, before its checkpoint (if due)
+        print(f"logged step {step}", flush=True)
+        if step == int(sys.argv[3]):
+            signal.pause()  # wait here for the test's SIGKILL
+
     rng = np.random.default_rng(0)
     images, labels = rng.random((48, 1, 28, 28), dtype=np.float32), rng.integers(0, 3, 48)
     cfg = VariantConfig(arch="dcgan", loss="non_saturating", z_dim=8, width=8, batch_size=8,
                         num_steps=30, checkpoint_every=2, log_every=1, ema_decay=0.9)
     train_gan("v", cfg, GanConfig(device="cpu", deterministic=True), images, labels,
-              Path(sys.argv[1]), Path(sys.argv[2]), 0, log=lambda step, values: time.sleep(0.1))
+              Path(sys.argv[1]), Path(sys.argv[2]), 0, log=log)
     """
 )
+
+
+def wait_for_line(proc: subprocess.Popen, line: str, timeout_s: float = 120) -> None:
+    """Read `proc`'s stdout until `line` (the event); the timeout only guards against a hung child."""
+    deadline, seen = time.monotonic() + timeout_s, b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        while selector.select(timeout=max(deadline - time.monotonic(), 0)):
+            chunk = os.read(proc.stdout.fileno(), 4096)  # unbuffered: select() sees all that is unread
+            if not chunk:
+                pytest.fail(f"training exited ({proc.wait()}) before printing {line!r}")
+            seen += chunk
+            if line.encode() in seen.splitlines():
+                return
+    pytest.fail(f"no {line!r} from the training within {timeout_s} s")
 
 
 def test_resume_after_sigkill_is_bit_exact(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(KILL_SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(Path(tg.__file__).parents[2]), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, str(script), str(tmp_path / "b"), str(tmp_path / "ck_b")]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while not (tmp_path / "ck_b/last.pt").exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    time.sleep(0.35)  # die mid-way, a few steps past a checkpoint
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    cmd = [sys.executable, str(script), str(tmp_path / "b"), str(tmp_path / "ck_b"), str(KILL_AT_STEP)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_line(proc, f"logged step {KILL_AT_STEP}")  # die mid-way, a step past a checkpoint
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
     assert proc.returncode == -signal.SIGKILL
     killed_at = torch.load(tmp_path / "ck_b/last.pt", weights_only=True)["step"]
-    assert 2 <= killed_at < 30
+    assert killed_at == KILL_AT_STEP - 1
+    # losses.csv already holds the row of the step past the checkpoint: resume must not repeat it
+    assert len((tmp_path / "b/losses.csv").read_text().splitlines()) == 1 + KILL_AT_STEP
     images, labels = data()
     c = cfg(num_steps=30)
     resumed = train_gan("v", c, GAN, images, labels, tmp_path / "b", tmp_path / "ck_b", 0)
     assert resumed.resumed_from == killed_at
     train_gan("v", c, GAN, images, labels, tmp_path / "a", tmp_path / "ck_a", 0)
     assert_bit_identical(weights(tmp_path / "ck_a/last.pt"), weights(tmp_path / "ck_b/last.pt"))
+    assert (tmp_path / "a/losses.csv").read_text() == (tmp_path / "b/losses.csv").read_text()
 
 
 def test_config_change_on_resume_names_the_keys(tmp_path):
@@ -283,9 +312,14 @@ def test_ema_update_averages_parameters_and_copies_buffers():
     assert ema_decay_at(0.999, 10**6) == 0.999
 
 
-def test_compiled_trainer_trains(tmp_path):
+def test_compiled_trainer_trains(tmp_path, monkeypatch):
     """gan.compile wraps G and D in torch.compile; the Trainer must not take a compiled module's truth
-    value (it calls len(), which OptimizedModule refuses), and a compiled step gives finite losses."""
+    value (it calls len(), which OptimizedModule refuses), and a compiled step gives finite losses.
+
+    The real torch.compile (Dynamo graph capture, AOT autograd) with the `aot_eager` backend: Inductor's
+    C++ code generation is torch's own concern and costs about two minutes on a slow 2-core CPU."""
+    compile_ = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda module, **kw: compile_(module, **{**kw, "backend": "aot_eager"}))
     gan = GanConfig(device="cpu", compile=True, channels_last=True)
     variant = cfg(arch="mlp", loss="minimax", width=8, batch_size=8)
     trainer = tg.build_trainer(variant, gan, (1, 28, 28), 0, "cpu")
