@@ -50,8 +50,13 @@ OVERRIDES = merge(
         "data": {"source": "folder:data/raw", "max_images": None},
         "evaluator": {"epochs": 1, "batch_size": 16},  # small sets train >= 100 steps: keep them cheap
         "detector": {"detectors": ["spectrum"], "leave_one_out": False},  # the cheap detector only
-        # one variant: every stage costs seconds of process start-up, and the flow runs twice
+        # one variant per family: every stage costs seconds of process start-up, and the flow runs three times
         "gan": {"variants": {"dcgan": {**TINY["gan"]["variants"]["dcgan"], "num_steps": GOOD_STEPS}}},
+        "translation": {
+            "variants": {"pix2pix": TINY["translation"]["variants"]["pix2pix"]},
+            "detector": {"leave_one_out": False},
+        },
+        "video": {"variants": {"mocogan": TINY["video"]["variants"]["mocogan"]}},
     },
 )
 
