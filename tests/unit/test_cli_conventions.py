@@ -6,12 +6,12 @@ import pytest
 from typer.testing import CliRunner
 
 import ganops
-from ganops.cli import common, detect
+from ganops.cli import common, detect, translate, video
 from ganops.cli import main as cli
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
-MINE = {cli.__name__, detect.__name__}  # the modules this test holds to the conventions
+MINE = {cli.__name__, detect.__name__, translate.__name__, video.__name__}  # the modules held to the conventions
 
 
 def test_version():

@@ -21,6 +21,7 @@ translate_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Im
 
 TDATA = typer.Option(Path("data/translation"), "--data", help="prepared translation folder")
 TEVALUATOR = typer.Option(Path("models/translation_evaluator/evaluator.pt"), "--evaluator", help="domain-B classifier")
+TVARIANT = typer.Argument(..., metavar="VARIANT", help="a translator named under translation.variants in params.yaml")
 DEFAULT_MODEL = "models:/ganops-translator@champion"
 MAX_LISTED_ERRORS = 20
 
@@ -56,8 +57,8 @@ def prepare_translation_cmd(
 @translate_app.command("train-translation-evaluator")
 def train_translation_evaluator_cmd(
     params: Path = PARAMS, data: Path = TDATA,
-    out: Path = typer.Option(Path("models/translation_evaluator/evaluator.pt"), "--out"),
-    metrics_out: Path = typer.Option(Path("metrics/translation_evaluator.json"), "--metrics"),
+    out: Path = typer.Option(Path("models/translation_evaluator/evaluator.pt"), "--out", help="classifier weights"),
+    metrics_out: Path = typer.Option(Path("metrics/translation_evaluator.json"), "--metrics", help="its test metrics"),
 ) -> None:  # fmt: skip
     """Train the domain-B classifier (label preservation, FID features) on real B images."""
     cfg = load_stage_params(params)
@@ -72,7 +73,7 @@ def train_translation_evaluator_cmd(
 
 @translate_app.command("train-translator")
 def train_translator_cmd(
-    variant: str, params: Path = PARAMS, data: Path = TDATA, evaluator: Path = TEVALUATOR,
+    variant: str = TVARIANT, params: Path = PARAMS, data: Path = TDATA, evaluator: Path = TEVALUATOR,
     out: Path = typer.Option(None, "--out", help="default models/translation/VARIANT"),
     checkpoints: Path = typer.Option(None, "--checkpoints", help="default checkpoints/translation/VARIANT"),
 ) -> None:  # fmt: skip
@@ -90,7 +91,7 @@ def train_translator_cmd(
 
 @translate_app.command("evaluate-translator")
 def evaluate_translator_cmd(
-    variant: str, params: Path = PARAMS, data: Path = TDATA, evaluator: Path = TEVALUATOR,
+    variant: str = TVARIANT, params: Path = PARAMS, data: Path = TDATA, evaluator: Path = TEVALUATOR,
     translator: Path = typer.Option(None, "--translator", help="default models/translation/VARIANT/translator.pt"),
     out: Path = typer.Option(None, "--out", help="default metrics/translation/VARIANT.json"),
 ) -> None:  # fmt: skip
@@ -113,10 +114,10 @@ def evaluate_translator_cmd(
 @translate_app.command("register-translator")
 def register_translator_cmd(
     params: Path = PARAMS,
-    metrics_dir: Path = typer.Option(Path("metrics/translation"), "--metrics-dir"),
-    models_dir: Path = typer.Option(Path("models/translation"), "--models-dir"),
-    out: Path = typer.Option(Path("models/translator_registered.json"), "--out"),
-    report: Path = typer.Option(Path("metrics/translation_report.md"), "--report"),
+    metrics_dir: Path = typer.Option(Path("metrics/translation"), "--metrics-dir", help="VARIANT.json test metrics"),
+    models_dir: Path = typer.Option(Path("models/translation"), "--models-dir", help="VARIANT/translator.pt"),
+    out: Path = typer.Option(Path("models/translator_registered.json"), "--out", help="the registry decision"),
+    report: Path = typer.Option(Path("metrics/translation_report.md"), "--report", help="side-by-side table"),
 ) -> None:
     """Register the best translator as `ganops-translator`; champion only if its label preservation is better."""
     cfg = load_stage_params(params)
@@ -130,9 +131,9 @@ def register_translator_cmd(
 @translate_app.command("detect-translation")
 def detect_translation_cmd(
     params: Path = PARAMS, data: Path = TDATA,
-    models_dir: Path = typer.Option(Path("models/translation"), "--models-dir"),
-    metrics_out: Path = typer.Option(Path("metrics/detector_translation.json"), "--metrics"),
-    report: Path = typer.Option(Path("metrics/detector_translation.md"), "--report"),
+    models_dir: Path = typer.Option(Path("models/translation"), "--models-dir", help="VARIANT/translator.pt"),
+    metrics_out: Path = typer.Option(Path("metrics/detector_translation.json"), "--metrics", help="detector metrics"),
+    report: Path = typer.Option(Path("metrics/detector_translation.md"), "--report", help="markdown table"),
 ) -> None:  # fmt: skip
     """Real-vs-fake detectors on translated fakes vs real B images (same-source and left-out rows)."""
     cfg = load_stage_params(params)

@@ -18,6 +18,7 @@ video_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Video 
 
 VIDEO_DATA = typer.Option(Path("data/video"), "--data", help="prepared clips folder")
 VIDEO_EVALUATOR = typer.Option(Path("models/video_evaluator"), "--evaluator", help="clip + frame nets")
+VIDEO_VARIANT = typer.Argument(..., metavar="VARIANT", help="a video GAN named under video.variants in params.yaml")
 DEFAULT_MODEL = "models:/ganops-video-generator@champion"
 
 
@@ -28,7 +29,9 @@ def _variant(cfg: Params, variant: str) -> None:
 
 
 @video_app.command("prepare-video")
-def prepare_video_cmd(params: Path = PARAMS, out: Path = typer.Option(Path("data/video"), "--out")) -> None:
+def prepare_video_cmd(
+    params: Path = PARAMS, out: Path = typer.Option(Path("data/video"), "--out", help="output folder")
+) -> None:
     """Render moving digits (or read a folder of videos) into three disjoint splits of clips."""
     cfg = load_stage_params(params)
     from ganops.stages import prepare_video as stage
@@ -47,8 +50,8 @@ def prepare_video_cmd(params: Path = PARAMS, out: Path = typer.Option(Path("data
 def train_video_evaluator_cmd(
     params: Path = PARAMS,
     data: Path = VIDEO_DATA,
-    out: Path = typer.Option(Path("models/video_evaluator"), "--out"),
-    metrics_out: Path = typer.Option(Path("metrics/video_evaluator.json"), "--metrics"),
+    out: Path = typer.Option(Path("models/video_evaluator"), "--out", help="folder for the clip + frame nets"),
+    metrics_out: Path = typer.Option(Path("metrics/video_evaluator.json"), "--metrics", help="their test metrics"),
 ) -> None:
     """Train the clip feature net (FVD_domain) and the frame classifier on real gan_train clips."""
     cfg = load_stage_params(params)
@@ -64,7 +67,7 @@ def evaluate_video_reference_cmd(
     params: Path = PARAMS,
     data: Path = VIDEO_DATA,
     evaluator: Path = VIDEO_EVALUATOR,
-    out: Path = typer.Option(Path("metrics/video_reference.json"), "--out"),
+    out: Path = typer.Option(Path("metrics/video_reference.json"), "--out", help="reference rows (JSON)"),
 ) -> None:
     """Reference rows: real floor, static, shuffled and noise clips."""
     cfg = load_stage_params(params)
@@ -77,7 +80,7 @@ def evaluate_video_reference_cmd(
 
 @video_app.command("train-video")
 def train_video_cmd(
-    variant: str,
+    variant: str = VIDEO_VARIANT,
     params: Path = PARAMS,
     data: Path = VIDEO_DATA,
     evaluator: Path = VIDEO_EVALUATOR,
@@ -100,7 +103,7 @@ def train_video_cmd(
 
 @video_app.command("evaluate-video")
 def evaluate_video_cmd(
-    variant: str,
+    variant: str = VIDEO_VARIANT,
     params: Path = PARAMS,
     data: Path = VIDEO_DATA,
     evaluator: Path = VIDEO_EVALUATOR,
@@ -121,11 +124,11 @@ def evaluate_video_cmd(
 @video_app.command("register-video")
 def register_video_cmd(
     params: Path = PARAMS,
-    metrics_dir: Path = typer.Option(Path("metrics/video"), "--metrics-dir"),
-    models_dir: Path = typer.Option(Path("models/video"), "--models-dir"),
-    reference: Path = typer.Option(Path("metrics/video_reference.json"), "--reference"),
-    out: Path = typer.Option(Path("models/video_registered.json"), "--out"),
-    report: Path = typer.Option(Path("metrics/video_report.md"), "--report"),
+    metrics_dir: Path = typer.Option(Path("metrics/video"), "--metrics-dir", help="VARIANT.json test metrics"),
+    models_dir: Path = typer.Option(Path("models/video"), "--models-dir", help="VARIANT/generator.pt"),
+    reference: Path = typer.Option(Path("metrics/video_reference.json"), "--reference", help="reference rows"),
+    out: Path = typer.Option(Path("models/video_registered.json"), "--out", help="the registry decision"),
+    report: Path = typer.Option(Path("metrics/video_report.md"), "--report", help="side-by-side table"),
 ) -> None:
     """Register the lowest-FVD_domain variant as ganops-video-generator (champion rule)."""
     cfg = load_stage_params(params)
@@ -140,9 +143,9 @@ def register_video_cmd(
 def detect_video_cmd(
     params: Path = PARAMS,
     data: Path = VIDEO_DATA,
-    models: Path = typer.Option(Path("models/video"), "--models"),
-    metrics_out: Path = typer.Option(Path("metrics/detector_video.json"), "--metrics"),
-    report: Path = typer.Option(Path("metrics/detector_video.md"), "--report"),
+    models: Path = typer.Option(Path("models/video"), "--models", help="VARIANT/generator.pt"),
+    metrics_out: Path = typer.Option(Path("metrics/detector_video.json"), "--metrics", help="detector metrics"),
+    report: Path = typer.Option(Path("metrics/detector_video.md"), "--report", help="markdown table"),
 ) -> None:
     """Train the detectors on real vs generated clips; AUC / TPR@1%FPR, left-out-generator rows."""
     cfg = load_stage_params(params)
@@ -157,11 +160,11 @@ def detect_video_cmd(
 
 @video_app.command("generate-video")
 def generate_video_cmd(
-    num: int = typer.Option(16, "--num", help="clips"),
+    num: int = typer.Option(16, "--num", help="number of clips"),
     out: Path = typer.Option(Path("clips.gif"), "--out", help=".gif (a grid), .mp4 (a grid) or .npy (N, T, C, H, W)"),
     model: str = typer.Option(DEFAULT_MODEL, "--model", help="models:/ URI, a run's model URI, or a generator.pt"),
     label: int = typer.Option(None, "--label", help="class of every clip (conditional generators)"),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="random seed (the same seed gives the same clips)"),
     params: Path = PARAMS,
 ) -> None:
     """Sample clips from the registered video generator (or a local generator.pt) into a GIF/MP4/npy."""

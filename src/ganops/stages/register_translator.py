@@ -1,5 +1,9 @@
 """The `register_translator` stage: the best translator (label preservation, ties by FID) as
-`ganops-translator` under the champion/challenger/previous-champion rule, and the report table."""
+`ganops-translator` under the champion/challenger/previous-champion rule, and the report table.
+
+The version registered is the candidate LoggedModel its train_translator run logged (`models:/<model_id>`),
+with its test metrics, signature, input example and a description of how it was chosen.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,22 @@ import mlflow
 
 from ganops.config.params import Params
 from ganops.core import atomic
-from ganops.tracking import pyfunc_code, registry
+from ganops.tracking import candidates, registry
 from ganops.tracking import runs as tracking
+from ganops.tracking.translator_model import TRANSLATOR as TRANSLATOR_CODE
 from ganops.translation.evaluation import FID, LABEL_PRESERVATION
 from ganops.translation.report import report_markdown
 from ganops.translation.translator_io import TRANSLATOR
 
-PYFUNC_CODE = pyfunc_code("translator_pyfunc")  # logged as models-from-code
+MODEL_DESCRIPTION = (
+    "Image-to-image translator (domain A → B) trained by ganops (`dvc repro`). Each version is the candidate "
+    "(one LoggedModel per trained pix2pix / CycleGAN variant) with the highest test label preservation (ties: "
+    "lowest FID to real B; FID alone when a variant lacks labels) among the variants of one pipeline run; alias "
+    "`champion` moves to it only when that beats the champion's, `previous-champion` keeps the one before "
+    "(`ganops rollback translator`). Input: float32 images (N, C, H, W) in [0, 1] of the source domain, or a "
+    "DataFrame with a `path` column; param `direction` a2b (default) or b2a (CycleGAN); output: float32 "
+    "images (N, C', H, W) in [0, 1] of the target domain."
+)
 
 
 def _read(metrics_dir: Path, variants: list[str]) -> dict[str, dict[str, float]]:
@@ -63,15 +76,22 @@ def run(cfg: Params, metrics_dir: Path, models_dir: Path, out: Path, report: Pat
     }
     with tracking.stage_run("register_translator", cfg.registry.experiment, params_used, tags):
         mlflow.log_metrics({f"{v}.{primary}": m[primary] for v, m in all_metrics.items() if primary in m})
-
-        def log_model() -> str:
-            info = mlflow.pyfunc.log_model(
-                name="translator", python_model=str(PYFUNC_CODE), artifacts={"translator": str(weights)},
-                signature=_signature(),
-            )  # fmt: skip
-            return info.model_uri
-
-        candidate = registry.Candidate(weights=weights, metrics=all_metrics[best], log_model=log_model, tags=tags)
+        model_id = candidates.candidate_id("translator", best, weights, TRANSLATOR_CODE, {"variant": best})
+        registry.describe_model(cfg.translation.model_name, MODEL_DESCRIPTION)
+        tie = f"Ties on `{primary}` go to the lower `{FID}`. " if primary == LABEL_PRESERVATION else ""
+        note = (
+            f"{tie}Family: {tags['family']}. Sample grid: the `samples.png` artifact of its train_translator run "
+            f"(`{models_dir / best / 'samples.png'}` in the workspace); its params are on the LoggedModel this "
+            "version points at."
+        )
+        candidate = registry.Candidate(
+            weights=weights,
+            metrics=all_metrics[best],
+            log_model=None,
+            tags=tags,
+            model_id=model_id,
+            description=registry.chosen_description("Translator", best, primary, all_metrics, lower, note),
+        )
         decision = registry.register(cfg.translation.model_name, candidate, primary=primary, lower_is_better=lower)
         decision["variant"] = best
         mlflow.set_tags({"decision": decision["alias"], "decision_reason": decision["reason"]})
@@ -81,11 +101,3 @@ def run(cfg: Params, metrics_dir: Path, models_dir: Path, out: Path, report: Pat
     atomic.write_text(report, markdown)
     atomic.write_json(out, decision)
     return decision
-
-
-def _signature():
-    """No fixed input schema (arrays of either domain, or a `path` column); one optional `direction` param."""
-    from mlflow.models import ModelSignature
-    from mlflow.types.schema import ParamSchema, ParamSpec
-
-    return ModelSignature(inputs=None, params=ParamSchema([ParamSpec("direction", "string", "a2b")]))

@@ -1,8 +1,9 @@
 """The `register_video` stage: the variant with the lowest FVD_domain under the champion rule.
 
-Registers `video.model_name` (ganops-video-generator), a pyfunc logged from code
-(tracking/video_pyfunc.py), logs every variant's metrics in one MLflow run, and writes the
-side-by-side table (metrics/video/report.md) with the reference rows.
+Registers `video.model_name` (ganops-video-generator): the version is the candidate LoggedModel its
+train_video run logged (`models:/<model_id>`, a pyfunc from code, tracking/video_pyfunc.py) with its test
+metrics, signature, input example and a description of how it was chosen. Logs every variant's metrics
+in one MLflow run and writes the side-by-side table (metrics/video_report.md) with the reference rows.
 """
 
 from __future__ import annotations
@@ -15,13 +16,21 @@ import mlflow
 from ganops.config.params import Params
 from ganops.core import atomic
 from ganops.core.artifacts import GENERATOR
-from ganops.tracking import pyfunc_code, registry
+from ganops.tracking import candidates, registry
 from ganops.tracking import runs as tracking
+from ganops.tracking.video_model import VIDEO_GENERATOR as VIDEO_CODE
 from ganops.video.evaluate import report_markdown
 from ganops.video.metrics import FVD_DOMAIN
 
 PRIMARY_METRIC = FVD_DOMAIN  # lower is better
-PYFUNC_CODE = pyfunc_code("video_pyfunc")  # logged as models-from-code
+MODEL_DESCRIPTION = (
+    "Video generator trained by ganops (`dvc repro`). Each version is the candidate (one LoggedModel per "
+    "trained MoCoGAN / 3D-conv variant) with the lowest test FVD_domain among the variants of one pipeline "
+    "run; alias `champion` moves to it only when that FVD beats the champion's, `previous-champion` keeps "
+    "the one before (`ganops rollback video`). Input: a DataFrame with an integer `seed` column (one clip "
+    "per row) and, for conditional generators, an optional `label`; output: float32 clips (N, T, C, H, W) "
+    "in [0, 1]."
+)
 
 
 def _variant_metrics(metrics_dir: Path, variants: list[str]) -> dict[str, dict[str, float]]:
@@ -50,14 +59,21 @@ def run(cfg: Params, metrics_dir: Path, models_dir: Path, reference: Path, out: 
     }
     with tracking.stage_run("register_video", cfg.registry.experiment, params_used, tags):
         mlflow.log_metrics({f"{v}.{k}": float(x) for v, m in all_metrics.items() for k, x in m.items()})
-
-        def log_model() -> str:
-            info = mlflow.pyfunc.log_model(
-                name="video_generator", python_model=str(PYFUNC_CODE), artifacts={"generator": str(weights)}
-            )
-            return info.model_uri
-
-        candidate = registry.Candidate(weights=weights, metrics=all_metrics[best], log_model=log_model, tags=tags)
+        model_id = candidates.candidate_id("video_generator", best, weights, VIDEO_CODE, {"variant": best})
+        registry.describe_model(cfg.video.model_name, MODEL_DESCRIPTION)
+        note = (
+            f"Family: {tags['family']}. Clips: the `export.gif` / `export.mp4` artifacts of its train_video run "
+            f"(`{models_dir / best / 'export.gif'}` in the workspace); its params are on the LoggedModel this "
+            "version points at."
+        )
+        candidate = registry.Candidate(
+            weights=weights,
+            metrics=all_metrics[best],
+            log_model=None,
+            tags=tags,
+            model_id=model_id,
+            description=registry.chosen_description("Video generator", best, PRIMARY_METRIC, all_metrics, True, note),
+        )
         decision = registry.register(cfg.video.model_name, candidate, primary=PRIMARY_METRIC, lower_is_better=True)
         decision["variant"] = best
         mlflow.set_tags({"decision": decision["alias"], "decision_reason": decision["reason"]})

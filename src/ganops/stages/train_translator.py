@@ -3,8 +3,10 @@
 pix2pix trains on the gan_train pairs, CycleGAN on the unpaired view of gan_train (never a pair).
 Each checkpoint is scored by the label preservation of the A → B generator on a fixed slice of
 detector_train A images (never the test split), judged by the domain-B classifier; translator.pt is
-the checkpoint with the best probe score. Checkpoints live in a folder keyed by everything that
-defines the run (params + data hash): a killed run with the same params resumes, a change starts afresh.
+the checkpoint with the best probe score, logged by this run as the candidate LoggedModel
+`translator-VARIANT` with the params that made it (ganops.tracking.candidates). Checkpoints live in a
+folder keyed by everything that defines the run (params + data hash): a killed run with the same params
+resumes, a change starts afresh.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ from ganops.core.artifacts import LOSSES_CSV, QUALITY_CSV, SAMPLES
 from ganops.core.devices import pick_device
 from ganops.data.dataset import load_manifest
 from ganops.evaluation.evaluator import load_evaluator
+from ganops.tracking import candidates
 from ganops.tracking import runs as tracking
+from ganops.tracking.translator_model import TRANSLATOR as TRANSLATOR_CODE
 from ganops.training.loop import TrainResult
 from ganops.translation.evaluation import TranslationProbe
 from ganops.translation.prepared import UNPAIRED_TRAIN, dataset_hash, load_translation_split
 from ganops.translation.training import train_translator
+from ganops.translation.translator_io import TRANSLATOR
 
 TRAIN_VIEW = {"pix2pix": "gan_train", "cyclegan": UNPAIRED_TRAIN}
 
@@ -56,9 +61,9 @@ def run(cfg: Params, variant: str, data: Path, evaluator: Path, out: Path, check
         shutil.rmtree(run_checkpoints, ignore_errors=True)
         checkpoints.mkdir(parents=True, exist_ok=True)  # DVC's persistent output must exist
         mlflow.log_metrics({"images_per_second": result.images_per_second, "quality_seconds": result.quality_seconds})
-        if result.best_step is not None:
-            mlflow.log_metrics({"best_step": result.best_step, f"best_{probe.key}": result.best_quality})
-            mlflow.set_tag("best_step", str(result.best_step))
+        # The candidate: one LoggedModel per trained translator, with the params that made it.
+        model_id = candidates.log_candidate("translator", variant, out / TRANSLATOR, TRANSLATOR_CODE, params_used, tags)
+        candidates.log_best_checkpoint(model_id, result.best_step, probe.key, result.best_quality)
         for name in (SAMPLES, LOSSES_CSV, QUALITY_CSV):
             if (out / name).is_file():
                 mlflow.log_artifact(str(out / name))

@@ -1,7 +1,9 @@
 """The `train_video@VARIANT` stage: one video GAN variant on the shared loop, resumable.
 
 Each checkpoint is scored with a cheap FVD_domain of `video.evaluate.probe_num_clips` clips against
-gan_train clips (quality.csv, MLflow); generator.pt is the checkpoint with the best probe value.
+gan_train clips (quality.csv, MLflow); generator.pt is the checkpoint with the best probe value, logged
+by this run as the candidate LoggedModel `video_generator-VARIANT` with the params that made it
+(ganops.tracking.candidates).
 Checkpoints live in a folder keyed by a hash of everything that defines the run, so a params change
 starts afresh while a killed run with the same params resumes; it is removed once training ends.
 Beside the export: samples.gif (a GIF grid per checkpoint in samples/), export.gif and export.mp4.
@@ -18,7 +20,9 @@ import mlflow
 
 from ganops.config.params import Params
 from ganops.core.artifacts import GENERATOR, LOSSES_CSV, QUALITY_CSV
+from ganops.tracking import candidates
 from ganops.tracking import runs as tracking
+from ganops.tracking.video_model import VIDEO_GENERATOR as VIDEO_CODE
 from ganops.training.loop import TrainResult
 from ganops.video.evaluate import VideoProbe
 from ganops.video.evaluator import load_judges
@@ -63,9 +67,9 @@ def run(cfg: Params, variant: str, data: Path, evaluator: Path, out: Path, check
         checkpoints.mkdir(parents=True, exist_ok=True)  # DVC's persistent output must exist
         save_export_media(out, cfg.seed, vcfg.sample_clips)
         mlflow.log_metrics({"clips_per_second": result.images_per_second, "quality_seconds": result.quality_seconds})
-        if result.best_step is not None:
-            mlflow.log_metrics({"best_step": result.best_step, f"best_{probe.key}": result.best_quality})
-            mlflow.set_tag("best_step", str(result.best_step))
+        # The candidate: one LoggedModel per trained video generator, with the params that made it.
+        model_id = candidates.log_candidate("video_generator", variant, out / GENERATOR, VIDEO_CODE, params_used, tags)
+        candidates.log_best_checkpoint(model_id, result.best_step, probe.key, result.best_quality)
         for name in (SAMPLES_GIF, EXPORT_GIF, EXPORT_MP4, LOSSES_CSV, QUALITY_CSV):
             if (out / name).is_file():
                 mlflow.log_artifact(str(out / name))

@@ -117,5 +117,15 @@ def log_model_metrics(model_id: str, metrics: dict[str, float], dataset=None) ->
     mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, model_id=model_id, dataset=dataset)
 
 
+def log_best_checkpoint(model_id: str, best_step: int | None, quality_key: str, best_quality: float | None) -> None:
+    """The exported checkpoint's step and probe value (`best_<quality_key>`) on the run and the model;
+    tag `best_step` on the run. Nothing when no checkpoint was probed (best_step None)."""
+    if best_step is None:
+        return
+    best = {"best_step": best_step} | ({f"best_{quality_key}": best_quality} if best_quality is not None else {})
+    log_model_metrics(model_id, best)
+    mlflow.set_tag("best_step", str(best_step))
+
+
 def model_uri(model_id: str) -> str:
     return f"models:/{model_id}"

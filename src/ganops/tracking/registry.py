@@ -138,6 +138,21 @@ def _apply_rule(
     return alias, reason
 
 
+def chosen_description(
+    what: str, item: str, primary: str, all_metrics: dict[str, dict[str, float]], lower_is_better: bool, note: str = ""
+) -> str:
+    """Markdown for a version page: what it is (`what` `item`), how it was chosen (its `primary` metric
+    beside every other candidate's), all its test metrics, then `note` (a tie rule, where to look further)."""
+    others = ", ".join(f"`{v}` {m[primary]:.4g}" for v, m in sorted(all_metrics.items()) if v != item and primary in m)
+    metrics = ", ".join(f"{k} {float(v):.4g}" for k, v in sorted(all_metrics[item].items()))
+    rule = "lowest" if lower_is_better else "highest"
+    text = (
+        f"{what} `{item}`, chosen for the {rule} test `{primary}` ({all_metrics[item][primary]:.4g}; others: "
+        f"{others or 'none'}).\n\nTest metrics: {metrics}."
+    )
+    return f"{text}\n\n{note}" if note else text
+
+
 def describe_model(name: str, description: str) -> None:
     """Set the registered model's description (what it is, how versions are chosen) if it differs."""
     client = MlflowClient()

@@ -13,7 +13,8 @@ Output: float32 array (N, C', H, W) in [0, 1] of the target domain.
 
 Malformed input (the other domain's shape, wrong dtype or range, unreadable files, an unknown
 direction) raises an MlflowException with INVALID_PARAMETER_VALUE, which `mlflow models serve`
-answers with HTTP 400 and the one-line reason.
+answers with HTTP 400 and the one-line reason. The signature (no input schema, the `direction`
+param) and the input example it is logged with live in tracking/translator_model.py.
 """
 
 from __future__ import annotations
@@ -25,14 +26,6 @@ from mlflow.pyfunc import PythonModel
 PATH_COLUMN = "path"
 DIRECTION = "direction"
 MAX_LISTED_ERRORS = 5
-
-
-def signature():
-    """No fixed input schema (arrays of either domain, or a `path` column); one optional `direction` param."""
-    from mlflow.models import ModelSignature
-    from mlflow.types.schema import ParamSchema, ParamSpec
-
-    return ModelSignature(inputs=None, params=ParamSchema([ParamSpec(DIRECTION, "string", "a2b")]))
 
 
 def read_paths(paths: list, image_shape: tuple[int, int, int]) -> np.ndarray:

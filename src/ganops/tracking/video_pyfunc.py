@@ -3,7 +3,8 @@
 Input: a DataFrame with an integer `seed` column (one clip per row, reproducible per seed) and, for
 class-conditional generators, an optional `label` column. Output: float32 (N, T, C, H, W) in [0, 1].
 A label the generator does not have (or any label for an unconditional one) is a one-line ValueError,
-which `mlflow models serve` answers with HTTP 400.
+which `mlflow models serve` answers with HTTP 400. The signature (`seed`, optional `label`) and the
+input example it is logged with live in tracking/video_model.py.
 """
 
 from __future__ import annotations
