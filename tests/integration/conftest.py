@@ -142,5 +142,5 @@ def make_repo(dest: Path, overrides: dict) -> Path:
 @pytest.fixture(scope="session")
 def tiny_repo(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     repo = make_repo(tmp_path_factory.mktemp("ganops") / "repo", TINY)
-    result = run([str(BIN / "dvc"), "repro"], repo, timeout=900)
+    result = run([str(BIN / "dvc"), "repro"], repo, timeout=2400)  # a guard only: the whole DAG at toy size
     return repo, result

@@ -37,3 +37,14 @@ def test_stage_deps_cover_its_import_closure(name):
 def test_closure_follows_function_level_imports():
     closure = {p.relative_to(SRC).as_posix() for p in import_closure("ganops.image.architectures")}
     assert {"ganops/image/dcgan.py", "ganops/image/mlp.py", "ganops/__init__.py"} <= closure
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_every_output_of_a_stage_is_persistent(name):
+    """DVC deletes a stage's outputs before running it unless `persist: true`: a failed or killed run would
+    lose the last good ones (every stage writes to a temp path and renames, so persisting is safe)."""
+    stage = STAGES[name].get("do", STAGES[name])
+    entries = [entry for kind in ("outs", "metrics", "plots") for entry in stage.get(kind, [])]
+    lost = [entry if isinstance(entry, str) else next(iter(entry)) for entry in entries
+            if isinstance(entry, str) or not (next(iter(entry.values())) or {}).get("persist")]  # fmt: skip
+    assert entries and not lost, f"dvc.yaml stage {name!r}: outputs without `persist: true`: {lost}"
