@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ganops.core import paths
 from ganops.evaluation.metric_keys import lower_is_better
-from ganops.tracking.lineage import KEY_TAG
+from ganops.tracking import lineage
 from ganops.tracking.registry import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, WEIGHTS_TAG
 
 ARTIFACT_KEY = "ganops-retrain-report"
@@ -141,12 +141,10 @@ def pipeline_run(root: Path, key: str) -> dict | None:
     experiments = [e.experiment_id for e in client.search_experiments()]
     if not experiments:
         return None
-    found = client.search_runs(
-        experiments, f"tags.`{KEY_TAG}` = '{key}'", max_results=1, order_by=["attributes.start_time ASC"]
-    )
-    if not found:
+    found = lineage.find_parent(client, key, experiments)
+    if found is None:
         return None
-    info = found[0].info
+    info = found.info
     return {"run_id": info.run_id, "experiment_id": info.experiment_id, "name": info.run_name}
 
 

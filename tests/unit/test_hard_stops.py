@@ -31,10 +31,12 @@ def test_a_killed_stage_run_is_ended_as_killed_by_the_next_attempt(tmp_path, mon
             os.kill(os.getpid(), signal.SIGKILL)
         """
     )
+    from ganops.tracking import lineage
+
     done = subprocess.run(
         [sys.executable, "-c", killed],
         cwd=tmp_path,
-        env=_env(tmp_path),
+        env=_env(tmp_path, **lineage.pipeline_env("killed-execution", "dvc repro @ killed", kind="dvc repro")),
         capture_output=True,
         text=True,
         timeout=300,
@@ -52,11 +54,14 @@ def test_a_killed_stage_run_is_ended_as_killed_by_the_next_attempt(tmp_path, mon
     mlflow.set_tracking_uri(uri)  # an earlier test in this process may have pointed mlflow elsewhere
     client = mlflow.MlflowClient(tracking_uri=uri)
     assert client.get_run(stale).info.status == "RUNNING"  # what a kill -9 leaves behind
+    parent = client.get_run(stale).data.tags["mlflow.parentRunId"]
+    assert client.get_run(parent).info.status == "RUNNING"  # and its execution's parent run
     with stage_run("train_gan", "exp", {"a": 1}, {"variant": "seed_mlp"}):  # another variant: not its run
         pass
     assert client.get_run(stale).info.status == "RUNNING"
     with stage_run("train_gan", "exp", {"a": 1}, {"variant": "dcgan"}) as run:
         assert client.get_run(stale).info.status == "KILLED"
+        assert client.get_run(parent).info.status == "KILLED"  # the killed execution ends with it
         assert client.get_run(run.info.run_id).info.status == "RUNNING"  # its own run is left alone
     assert client.get_run(run.info.run_id).info.status == "FINISHED"
 

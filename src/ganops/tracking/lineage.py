@@ -119,11 +119,16 @@ def run_name(stage: str, tags: dict[str, str]) -> str:
     return f"{stage}/{item}" if item and not stage.startswith("register") else stage
 
 
+def find_parent(client: MlflowClient, key: str, experiment_ids: list[str]) -> mlflow.entities.Run | None:
+    """The parent run of the execution with pipeline key `key` in these experiments (the oldest wins), or None."""
+    query = f"tags.`{KEY_TAG}` = '{key}'"
+    found = client.search_runs(experiment_ids, query, max_results=1, order_by=["attributes.start_time ASC"])
+    return found[0] if found else None
+
+
 def _find_or_create_parent(client: MlflowClient, experiment_id: str, execution: Execution, tags: dict) -> str:
-    query = f"tags.`{KEY_TAG}` = '{execution.key}'"
-    found = client.search_runs([experiment_id], query, max_results=1, order_by=["attributes.start_time ASC"])
-    if found:
-        return found[0].info.run_id
+    if (found := find_parent(client, execution.key, [experiment_id])) is not None:
+        return found.info.run_id
     parent_tags = {
         KEY_TAG: execution.key,
         KIND_TAG: execution.kind,

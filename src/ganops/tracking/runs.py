@@ -117,7 +117,9 @@ def _alive(pid: int, start: str) -> bool:
 
 
 def end_stale_runs(stage: str, experiment: str, tags: dict[str, str]) -> list[str]:
-    """End as KILLED the RUNNING runs of this stage (same variant) whose process on this host is gone.
+    """End as KILLED the RUNNING runs of this stage (same variant) whose process on this host is gone, and
+    their parent run (the killed `dvc repro` / flow run) if it is still RUNNING: a parent is RUNNING while
+    a stage of its execution runs, and a retried stage of the same execution sets it RUNNING again.
 
     Runs started on another host, or whose process still lives, are left alone. Returns the run ids.
     """
@@ -137,6 +139,9 @@ def end_stale_runs(stage: str, experiment: str, tags: dict[str, str]) -> list[st
             continue
         client.set_terminated(run.info.run_id, status="KILLED")
         ended.append(run.info.run_id)
+        parent = run_tags.get("mlflow.parentRunId")
+        if parent and client.get_run(parent).info.status == "RUNNING":
+            client.set_terminated(parent, status="KILLED")
     return ended
 
 
