@@ -64,12 +64,13 @@ def run(cfg: Params, metrics_dir: Path, models_dir: Path, out: Path, reference: 
         decision = registry.register(cfg.registry.model_name, candidate, primary=key, lower_is_better=True)
         decision["variant"] = best
         mlflow.set_tags({"decision": decision["alias"], "decision_reason": decision["reason"]})
-    reference_metrics = json.loads(reference.read_text()) if reference.is_file() else {}
-    markdown = gan_report_markdown(all_metrics, reference_metrics, cfg.evaluate.num_images, chosen=best)
-    version = f"`{decision['model_name']}` v{decision['version']}"
-    markdown += f"\nRegistry: {version} → `{decision['alias']}` ({decision['reason']}).\n"
-    atomic.write_text(report, markdown)
-    atomic.write_json(out, decision)
+        # The outputs are written inside the run: a run that ends FINISHED always left its decision file.
+        reference_metrics = json.loads(reference.read_text()) if reference.is_file() else {}
+        markdown = gan_report_markdown(all_metrics, reference_metrics, cfg.evaluate.num_images, chosen=best)
+        version = f"`{decision['model_name']}` v{decision['version']}"
+        markdown += f"\nRegistry: {version} → `{decision['alias']}` ({decision['reason']}).\n"
+        atomic.write_text(report, markdown)
+        atomic.write_json(out, decision)
     return decision
 
 

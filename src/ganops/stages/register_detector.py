@@ -81,5 +81,5 @@ def run(cfg: Params, metrics_path: Path, models_dir: Path, out: Path) -> dict:
         decision = registry.register(cfg.detector.model_name, candidate, primary=PRIMARY_METRIC, lower_is_better=False)
         decision["detector"] = best
         mlflow.set_tags({"decision": decision["alias"], "decision_reason": decision["reason"]})
-    atomic.write_json(out, decision)
+        atomic.write_json(out, decision)
     return decision

@@ -95,9 +95,9 @@ def run(cfg: Params, metrics_dir: Path, models_dir: Path, out: Path, report: Pat
         decision = registry.register(cfg.translation.model_name, candidate, primary=primary, lower_is_better=lower)
         decision["variant"] = best
         mlflow.set_tags({"decision": decision["alias"], "decision_reason": decision["reason"]})
-    markdown = report_markdown(all_metrics, best, primary)
-    version = f"`{decision['model_name']}` v{decision['version']}"
-    markdown += f"\nRegistry: {version} → `{decision['alias']}` ({decision['reason']}).\n"
-    atomic.write_text(report, markdown)
-    atomic.write_json(out, decision)
+        markdown = report_markdown(all_metrics, best, primary)
+        version = f"`{decision['model_name']}` v{decision['version']}"
+        markdown += f"\nRegistry: {version} → `{decision['alias']}` ({decision['reason']}).\n"
+        atomic.write_text(report, markdown)
+        atomic.write_json(out, decision)
     return decision

@@ -77,10 +77,10 @@ def run(cfg: Params, metrics_dir: Path, models_dir: Path, reference: Path, out: 
         decision = registry.register(cfg.video.model_name, candidate, primary=PRIMARY_METRIC, lower_is_better=True)
         decision["variant"] = best
         mlflow.set_tags({"decision": decision["alias"], "decision_reason": decision["reason"]})
-    rows = json.loads(reference.read_text()) if reference.is_file() else {}
-    markdown = "# Video GAN variants\n\n" + report_markdown(all_metrics, rows, chosen=best)
-    version = f"`{decision['model_name']}` v{decision['version']}"
-    markdown += f"\nRegistry: {version} → `{decision['alias']}` ({decision['reason']}).\n"
-    atomic.write_text(report, markdown)
-    atomic.write_json(out, decision)
+        rows = json.loads(reference.read_text()) if reference.is_file() else {}
+        markdown = "# Video GAN variants\n\n" + report_markdown(all_metrics, rows, chosen=best)
+        version = f"`{decision['model_name']}` v{decision['version']}"
+        markdown += f"\nRegistry: {version} → `{decision['alias']}` ({decision['reason']}).\n"
+        atomic.write_text(report, markdown)
+        atomic.write_json(out, decision)
     return decision
