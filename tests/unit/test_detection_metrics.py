@@ -98,6 +98,88 @@ def test_bootstrap_intervals_are_seeded_and_bracket_the_estimate():
         assert a[dm.ci_keys(key)[0]] <= a[dm.ci_keys(key)[1]]
 
 
+def _reference_bootstrap_ci(labels, scores, metric, num_resamples, seed, confidence=0.95):
+    """bootstrap_ci as it was before the batched path: one `metric` call per resample."""
+    rng = np.random.default_rng(seed)
+    real_idx, fake_idx = np.flatnonzero(labels == 0), np.flatnonzero(labels == 1)
+    samples = {}
+    for _ in range(num_resamples):
+        idx = np.concatenate([rng.choice(real_idx, len(real_idx)), rng.choice(fake_idx, len(fake_idx))])
+        for key, value in metric(labels[idx], scores[idx]).items():
+            samples.setdefault(key, []).append(value)
+    tail = (1.0 - confidence) / 2.0 * 100.0
+    return {
+        key: (float(np.percentile(values, tail)), float(np.percentile(values, 100.0 - tail)))
+        for key, values in samples.items()
+    }
+
+
+def _shuffled_scores(num_real, num_fake, seed, decimals):
+    labels, scores = _scores(num_real, num_fake, seed)
+    if decimals is not None:  # ties, within and across the classes
+        scores = np.round(scores, decimals)
+    order = np.random.default_rng(seed + 100).permutation(len(labels))  # classes interleaved, not in blocks
+    return labels[order], scores[order]
+
+
+@pytest.mark.parametrize(
+    ("num_real", "num_fake", "decimals", "threshold"),
+    [
+        (300, 200, None, 0.5),
+        (300, 200, 2, 0.6),  # ~100 distinct scores
+        (1000, 40, 1, 0.7),  # imbalanced, 11 distinct scores; 1% FPR allows 10 reals
+        (25, 400, None, 0.3),  # imbalanced the other way: 1% FPR allows no real
+        (7, 5, 1, 0.5),  # tiny
+        (200, 150, 0, 0.5),  # scores 0 and 1 only
+        (120, 80, 3, 1.5),  # threshold above every score: nothing flagged
+        (120, 80, 3, 0.0),  # everything flagged
+    ],
+)
+@pytest.mark.parametrize("seed", [0, 11])
+def test_batched_bootstrap_equals_the_per_resample_loop(num_real, num_fake, decimals, threshold, seed):
+    labels, scores = _shuffled_scores(num_real, num_fake, seed, decimals)
+    fast = dm.bootstrap_ci(labels, scores, dm.PointMetrics(threshold), 40, seed)
+    slow = _reference_bootstrap_ci(labels, scores, lambda y, s: dm._point_metrics(y, s, threshold), 40, seed)
+    assert fast.keys() == slow.keys() == set(dm.BOOTSTRAPPED)
+    for key in dm.BOOTSTRAPPED:
+        assert fast[key] == pytest.approx(slow[key], abs=1e-12, rel=0), key
+
+
+def test_batched_resamples_equal_the_loop_one_by_one():
+    # Every resample's metrics, not only the two percentiles: 200 resamples, as detection_metrics draws them.
+    labels, scores = _shuffled_scores(400, 300, seed=5, decimals=2)
+    resamples = dm._stratified_resamples(labels, 200, seed=5)
+    batched = dm._batched_point_metrics(labels, scores, 0.55, resamples)
+    looped = [dm._point_metrics(labels[idx], scores[idx], 0.55) for idx in resamples]
+    for key in dm.BOOTSTRAPPED:
+        np.testing.assert_allclose(batched[key], [m[key] for m in looped], rtol=0, atol=1e-12)
+    # PointMetrics is a plain callable too: the reference loop calls it once per resample.
+    fast = dm.bootstrap_ci(labels, scores, dm.PointMetrics(0.55), 50, seed=9, confidence=0.8)
+    slow = _reference_bootstrap_ci(labels, scores, dm.PointMetrics(0.55), 50, seed=9, confidence=0.8)
+    for key in dm.BOOTSTRAPPED:
+        assert fast[key] == pytest.approx(slow[key], abs=1e-12, rel=0), key
+
+
+def test_detection_metrics_intervals_equal_the_per_resample_loop():
+    labels, scores = _shuffled_scores(500, 250, seed=6, decimals=2)
+    out = dm.detection_metrics(labels, scores, 0.6, bootstrap_resamples=50, seed=3)
+    slow = _reference_bootstrap_ci(labels, scores, lambda y, s: dm._point_metrics(y, s, 0.6), 50, seed=3)
+    for key in dm.BOOTSTRAPPED:
+        assert (out[dm.ci_keys(key)[0]], out[dm.ci_keys(key)[1]]) == pytest.approx(slow[key], abs=1e-12, rel=0)
+
+
+def test_bootstrap_ci_still_loops_over_any_callable():
+    labels, scores = _shuffled_scores(60, 40, seed=7, decimals=None)
+
+    def metric(y, s):
+        return {"mean_fake_score": float(s[y == 1].mean()), "num_fake": float(y.sum())}
+
+    out = dm.bootstrap_ci(labels, scores, metric, num_resamples=30, seed=2)
+    assert out == _reference_bootstrap_ci(labels, scores, metric, 30, seed=2)
+    assert out["num_fake"] == (40.0, 40.0)  # stratified: every resample keeps the 40 fakes
+    assert dm.bootstrap_ci(labels, scores, dm.PointMetrics(0.5), num_resamples=0) == {}
+
+
 def test_detection_metrics_rejects_one_class_and_bad_shapes():
     with pytest.raises(ValueError, match="both present"):
         dm.detection_metrics(np.zeros(5), np.linspace(0, 1, 5), 0.5)

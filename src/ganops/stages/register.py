@@ -12,7 +12,7 @@ from ganops.core import atomic
 from ganops.core.artifacts import GENERATOR
 from ganops.evaluation.metric_keys import fid_key
 from ganops.evaluation.report import gan_report_markdown
-from ganops.tracking import candidates, registry
+from ganops.tracking import candidates
 from ganops.tracking import runs as tracking
 from ganops.tracking.generator_model import GENERATOR as GENERATOR_CODE
 
@@ -51,25 +51,15 @@ def run(cfg: Params, metrics_dir: Path, models_dir: Path, out: Path, reference: 
     }
     with tracking.stage_run("register", cfg.registry.experiment, params_used, tags):
         mlflow.log_metrics({f"{variant}.{key}": m[key] for variant, m in all_metrics.items() if key in m})
-        model_id = candidates.candidate_id("generator", best, weights, GENERATOR_CODE, {"variant": best})
-        registry.describe_model(cfg.registry.model_name, MODEL_DESCRIPTION)
-        candidate = registry.Candidate(
-            weights=weights,
-            metrics=all_metrics[best],
-            log_model=None,
-            tags=tags,
-            model_id=model_id,
+        decision = candidates.register_chosen(
+            "generator", best, weights, GENERATOR_CODE, all_metrics[best], tags,
+            model=(cfg.registry.model_name, MODEL_DESCRIPTION), rule=(key, True),
             description=version_description(best, key, all_metrics, models_dir),
-        )
-        decision = registry.register(cfg.registry.model_name, candidate, primary=key, lower_is_better=True)
-        decision["variant"] = best
-        mlflow.set_tags({"decision": decision["alias"], "decision_reason": decision["reason"]})
+        )  # fmt: skip
         # The outputs are written inside the run: a run that ends FINISHED always left its decision file.
         reference_metrics = json.loads(reference.read_text()) if reference.is_file() else {}
         markdown = gan_report_markdown(all_metrics, reference_metrics, cfg.evaluate.num_images, chosen=best)
-        version = f"`{decision['model_name']}` v{decision['version']}"
-        markdown += f"\nRegistry: {version} → `{decision['alias']}` ({decision['reason']}).\n"
-        atomic.write_text(report, markdown)
+        atomic.write_text(report, markdown + candidates.decision_line(decision))
         atomic.write_json(out, decision)
     return decision
 

@@ -35,8 +35,6 @@ def best_detector(metrics: dict, detectors: list[str]) -> str:
 
 def run(cfg: Params, metrics_path: Path, models_dir: Path, out: Path) -> dict:
     """Register the best detector as detector.model_name under the champion/challenger rule."""
-    from ganops.tracking import registry
-
     if not metrics_path.is_file():
         raise FileNotFoundError(f"{metrics_path}: no detector metrics; run `dvc repro evaluate_detector` first")
     metrics = json.loads(metrics_path.read_text())
@@ -63,23 +61,16 @@ def run(cfg: Params, metrics_path: Path, models_dir: Path, out: Path) -> dict:
                 if n in cfg.detector.detectors
             }
         )
-        model_id = candidates.candidate_id("detector", best, weights, DETECTOR_CODE, {"detector": best})
-        registry.describe_model(cfg.detector.model_name, MODEL_DESCRIPTION)
         shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(candidate_metrics.items()))
         others = ", ".join(
             f"`{n}` {metrics[n]['test'][PRIMARY_METRIC]:.4g}" for n in cfg.detector.detectors if n != best
         )
-        candidate = registry.Candidate(
-            weights=weights,
-            metrics=candidate_metrics,
-            log_model=None,
-            tags=tags,
-            model_id=model_id,
+        decision = candidates.register_chosen(
+            "detector", best, weights, DETECTOR_CODE, candidate_metrics, tags,
+            model=(cfg.detector.model_name, MODEL_DESCRIPTION), rule=(PRIMARY_METRIC, False),
             description=f"Detector `{best}`, chosen for the highest test `{PRIMARY_METRIC}` "
             f"(others: {others or 'none'}).\n\nTest metrics: {shown}.",
-        )
-        decision = registry.register(cfg.detector.model_name, candidate, primary=PRIMARY_METRIC, lower_is_better=False)
-        decision["detector"] = best
-        mlflow.set_tags({"decision": decision["alias"], "decision_reason": decision["reason"]})
+            item_tag="detector",
+        )  # fmt: skip
         atomic.write_json(out, decision)
     return decision

@@ -76,28 +76,17 @@ def run(cfg: Params, metrics_dir: Path, models_dir: Path, out: Path, report: Pat
     }
     with tracking.stage_run("register_translator", cfg.registry.experiment, params_used, tags):
         mlflow.log_metrics({f"{v}.{primary}": m[primary] for v, m in all_metrics.items() if primary in m})
-        model_id = candidates.candidate_id("translator", best, weights, TRANSLATOR_CODE, {"variant": best})
-        registry.describe_model(cfg.translation.model_name, MODEL_DESCRIPTION)
         tie = f"Ties on `{primary}` go to the lower `{FID}`. " if primary == LABEL_PRESERVATION else ""
         note = (
             f"{tie}Family: {tags['family']}. Sample grid: the `samples.png` artifact of its train_translator run "
             f"(`{models_dir / best / 'samples.png'}` in the workspace); its params are on the LoggedModel this "
             "version points at."
         )
-        candidate = registry.Candidate(
-            weights=weights,
-            metrics=all_metrics[best],
-            log_model=None,
-            tags=tags,
-            model_id=model_id,
+        decision = candidates.register_chosen(
+            "translator", best, weights, TRANSLATOR_CODE, all_metrics[best], tags,
+            model=(cfg.translation.model_name, MODEL_DESCRIPTION), rule=(primary, lower),
             description=registry.chosen_description("Translator", best, primary, all_metrics, lower, note),
-        )
-        decision = registry.register(cfg.translation.model_name, candidate, primary=primary, lower_is_better=lower)
-        decision["variant"] = best
-        mlflow.set_tags({"decision": decision["alias"], "decision_reason": decision["reason"]})
-        markdown = report_markdown(all_metrics, best, primary)
-        version = f"`{decision['model_name']}` v{decision['version']}"
-        markdown += f"\nRegistry: {version} → `{decision['alias']}` ({decision['reason']}).\n"
-        atomic.write_text(report, markdown)
+        )  # fmt: skip
+        atomic.write_text(report, report_markdown(all_metrics, best, primary) + candidates.decision_line(decision))
         atomic.write_json(out, decision)
     return decision

@@ -59,28 +59,18 @@ def run(cfg: Params, metrics_dir: Path, models_dir: Path, reference: Path, out: 
     }
     with tracking.stage_run("register_video", cfg.registry.experiment, params_used, tags):
         mlflow.log_metrics({f"{v}.{k}": float(x) for v, m in all_metrics.items() for k, x in m.items()})
-        model_id = candidates.candidate_id("video_generator", best, weights, VIDEO_CODE, {"variant": best})
-        registry.describe_model(cfg.video.model_name, MODEL_DESCRIPTION)
         note = (
             f"Family: {tags['family']}. Clips: the `export.gif` / `export.mp4` artifacts of its train_video run "
             f"(`{models_dir / best / 'export.gif'}` in the workspace); its params are on the LoggedModel this "
             "version points at."
         )
-        candidate = registry.Candidate(
-            weights=weights,
-            metrics=all_metrics[best],
-            log_model=None,
-            tags=tags,
-            model_id=model_id,
+        decision = candidates.register_chosen(
+            "video_generator", best, weights, VIDEO_CODE, all_metrics[best], tags,
+            model=(cfg.video.model_name, MODEL_DESCRIPTION), rule=(PRIMARY_METRIC, True),
             description=registry.chosen_description("Video generator", best, PRIMARY_METRIC, all_metrics, True, note),
-        )
-        decision = registry.register(cfg.video.model_name, candidate, primary=PRIMARY_METRIC, lower_is_better=True)
-        decision["variant"] = best
-        mlflow.set_tags({"decision": decision["alias"], "decision_reason": decision["reason"]})
+        )  # fmt: skip
         rows = json.loads(reference.read_text()) if reference.is_file() else {}
         markdown = "# Video GAN variants\n\n" + report_markdown(all_metrics, rows, chosen=best)
-        version = f"`{decision['model_name']}` v{decision['version']}"
-        markdown += f"\nRegistry: {version} → `{decision['alias']}` ({decision['reason']}).\n"
-        atomic.write_text(report, markdown)
+        atomic.write_text(report, markdown + candidates.decision_line(decision))
         atomic.write_json(out, decision)
     return decision

@@ -129,3 +129,46 @@ def log_best_checkpoint(model_id: str, best_step: int | None, quality_key: str, 
 
 def model_uri(model_id: str) -> str:
     return f"models:/{model_id}"
+
+
+def register_chosen(
+    kind: str,
+    best: str,
+    weights: Path,
+    code: ModelCode,
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    model: tuple[str, str],
+    rule: tuple[str, bool],
+    description: str,
+    item_tag: str = "variant",
+) -> dict:
+    """The register stages' common end, inside their stage run: register the chosen candidate's LoggedModel.
+
+    `model` is (registered name, its description), `rule` (primary metric, lower is better). The
+    champion/challenger rule decides (registry.register); the decision names the candidate under
+    `item_tag` and tags the stage run.
+    """
+    from ganops.tracking import registry
+
+    model_name, model_description = model
+    registry.describe_model(model_name, model_description)
+    candidate = registry.Candidate(
+        weights=weights,
+        metrics=metrics,
+        log_model=None,
+        tags=tags,
+        model_id=candidate_id(kind, best, weights, code, {item_tag: best}),
+        description=description,
+    )
+    primary, lower_is_better = rule
+    decision = registry.register(model_name, candidate, primary=primary, lower_is_better=lower_is_better)
+    decision[item_tag] = best
+    mlflow.set_tags({"decision": decision["alias"], "decision_reason": decision["reason"]})
+    return decision
+
+
+def decision_line(decision: dict) -> str:
+    """The line a register stage's report ends with: which version got which alias, and why."""
+    version = f"`{decision['model_name']}` v{decision['version']}"
+    return f"\nRegistry: {version} → `{decision['alias']}` ({decision['reason']}).\n"
