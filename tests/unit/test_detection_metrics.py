@@ -138,24 +138,24 @@ def _shuffled_scores(num_real, num_fake, seed, decimals):
 @pytest.mark.parametrize("seed", [0, 11])
 def test_batched_bootstrap_equals_the_per_resample_loop(num_real, num_fake, decimals, threshold, seed):
     labels, scores = _shuffled_scores(num_real, num_fake, seed, decimals)
-    fast = dm.bootstrap_ci(labels, scores, dm.PointMetrics(threshold), 40, seed)
-    slow = _reference_bootstrap_ci(labels, scores, lambda y, s: dm._point_metrics(y, s, threshold), 40, seed)
+    fast = dm.bootstrap_ci(labels, scores, dm.PointMetrics(threshold), 30, seed)
+    slow = _reference_bootstrap_ci(labels, scores, lambda y, s: dm._point_metrics(y, s, threshold), 30, seed)
     assert fast.keys() == slow.keys() == set(dm.BOOTSTRAPPED)
     for key in dm.BOOTSTRAPPED:
         assert fast[key] == pytest.approx(slow[key], abs=1e-12, rel=0), key
 
 
 def test_batched_resamples_equal_the_loop_one_by_one():
-    # Every resample's metrics, not only the two percentiles: 200 resamples, as detection_metrics draws them.
+    # Every resample's metrics, not only the two percentiles.
     labels, scores = _shuffled_scores(400, 300, seed=5, decimals=2)
-    resamples = dm._stratified_resamples(labels, 200, seed=5)
+    resamples = dm._stratified_resamples(labels, 100, seed=5)
     batched = dm._batched_point_metrics(labels, scores, 0.55, resamples)
     looped = [dm._point_metrics(labels[idx], scores[idx], 0.55) for idx in resamples]
     for key in dm.BOOTSTRAPPED:
         np.testing.assert_allclose(batched[key], [m[key] for m in looped], rtol=0, atol=1e-12)
     # PointMetrics is a plain callable too: the reference loop calls it once per resample.
-    fast = dm.bootstrap_ci(labels, scores, dm.PointMetrics(0.55), 50, seed=9, confidence=0.8)
-    slow = _reference_bootstrap_ci(labels, scores, dm.PointMetrics(0.55), 50, seed=9, confidence=0.8)
+    fast = dm.bootstrap_ci(labels, scores, dm.PointMetrics(0.55), 30, seed=9, confidence=0.8)
+    slow = _reference_bootstrap_ci(labels, scores, dm.PointMetrics(0.55), 30, seed=9, confidence=0.8)
     for key in dm.BOOTSTRAPPED:
         assert fast[key] == pytest.approx(slow[key], abs=1e-12, rel=0), key
 
@@ -178,6 +178,17 @@ def test_bootstrap_ci_still_loops_over_any_callable():
     assert out == _reference_bootstrap_ci(labels, scores, metric, 30, seed=2)
     assert out["num_fake"] == (40.0, 40.0)  # stratified: every resample keeps the 40 fakes
     assert dm.bootstrap_ci(labels, scores, dm.PointMetrics(0.5), num_resamples=0) == {}
+
+
+def test_point_metrics_intervals_never_call_scikit_learn_per_resample(monkeypatch):
+    labels, scores = _shuffled_scores(60, 40, seed=8, decimals=1)
+    expected = dm.bootstrap_ci(labels, scores, dm.PointMetrics(0.5), num_resamples=20, seed=1)
+
+    def fail(*args):
+        raise AssertionError("per-resample scikit-learn call")
+
+    monkeypatch.setattr(dm, "_point_metrics", fail)
+    assert dm.bootstrap_ci(labels, scores, dm.PointMetrics(0.5), num_resamples=20, seed=1) == expected
 
 
 def test_detection_metrics_rejects_one_class_and_bad_shapes():

@@ -115,16 +115,18 @@ def _batched_point_metrics(
     num_resamples = len(resamples)
     ascending, inverse = np.unique(p_fake, return_inverse=True)
     distinct, rank = ascending[::-1], len(ascending) - 1 - inverse  # (K,) highest first; (N,) item -> position
-    keys = (np.arange(num_resamples)[:, None] * len(distinct) + rank[resamples]).ravel()  # (R * n,)
-    drawn = np.bincount(keys, minlength=num_resamples * len(distinct)).reshape(num_resamples, -1)
-    fakes = np.bincount(keys, weights=labels[resamples].ravel() == 1, minlength=drawn.size).reshape(drawn.shape)
-    reals = drawn - fakes  # (R, K) reals / fakes drawn at each distinct score
+    keys = np.arange(num_resamples)[:, None] * len(distinct) + rank[resamples]  # (R, n) resample and score
+    num_real_columns = int((labels == 0).sum())  # each row holds its reals first, then its fakes
+
+    def counts(columns: np.ndarray) -> np.ndarray:  # (R, K) items drawn at each distinct score
+        return np.bincount(columns.ravel(), minlength=num_resamples * len(distinct)).reshape(num_resamples, -1)
+
+    reals, fakes = counts(keys[:, :num_real_columns]), counts(keys[:, num_real_columns:])
     tp, fp = np.cumsum(fakes, axis=1), np.cumsum(reals, axis=1)  # (R, K) flagged when cut at distinct[k]
     num_fake, num_real = tp[:, -1], fp[:, -1]  # (R,), the same in every row (stratified)
     reals_below = num_real[:, None] - fp
-    precision = np.divide(
-        tp, tp + fp, out=np.zeros_like(tp), where=tp + fp > 0
-    )  # 0/0: nothing drawn so high, no fake to weigh
+    # 0/0 only above the highest score drawn, where no fake adds to the sum
+    precision = np.divide(tp, tp + fp, out=np.zeros(tp.shape), where=tp + fp > 0)
     within_fpr = fp / num_real[:, None] <= 0.01 + 1e-12  # as tpr_at_fpr compares roc_curve's fpr
     flagged = distinct >= threshold  # (K,) the decision: a prefix of `distinct`
     return {
