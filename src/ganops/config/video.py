@@ -40,9 +40,9 @@ class MovingDigitsConfig(_Strict):
 class VideoEvaluatorConfig(_Strict):
     """`video.evaluator`: the 3D-CNN of FVD_domain and the frame classifier (temporal consistency)."""
 
-    steps: Annotated[int, Field(ge=1)] = 200  # clip-net optimiser steps
-    batch_size: Annotated[int, Field(ge=2)] = 32
-    lr: PositiveFloat = 2e-3
+    steps: Annotated[int, Field(ge=1)] = 400  # clip-net optimiser steps (params.yaml: the same)
+    batch_size: Annotated[int, Field(ge=2)] = 16
+    lr: PositiveFloat = 3e-3
     width: Annotated[int, Field(ge=4, le=256)] = 16
     feature_dim: Annotated[int, Field(ge=8, le=1024)] = 64
     frames_per_clip: Annotated[int, Field(ge=1)] = 2  # frames sampled per clip for the frame classifier

@@ -5,6 +5,15 @@ human actions, not digits. Ours learns the domain's own content and motion: it p
 digit classes and motion directions (multi-hot, so one or two digits per clip both work), and its
 penultimate layer (`feature_dim`) is the feature space. Clips go in as prepared, (B, T, C, H, W) in
 [0, 1]. Training is seeded (initialisation and batch order) and leaves the global RNG alone.
+
+Two details decide whether it learns at all in a few hundred CPU steps:
+- the loss is a softmax cross-entropy against each head's multi-hot target spread evenly over its D
+  labels (one digit: plain cross-entropy). A per-class BCE first only learns the class prior
+  (loss ~0.33 = log-loss of p = 0.1) and barely moves from there within 200 steps.
+- batch-norm statistics are recomputed with the final weights after training ("precise BN"): at this
+  learning rate the weights move so fast that the running averages (momentum 0.1) describe weights of
+  ~10 steps earlier, and in eval mode the net was at chance although it was well above it in
+  train mode.
 """
 
 from __future__ import annotations
@@ -66,8 +75,9 @@ def train_clip_features(
 ) -> ClipFeatureNet:
     """Train on clips (N, T, C, H, W) in [0, 1]; targets = {head: (labels (N,) or (N, D), classes)}.
 
-    Each head is a multi-label BCE over its classes; clips whose labels are all unknown (-1) do not
-    count for that head. With no labelled head there is nothing to learn: a ValueError.
+    Each head is a softmax cross-entropy against its multi-hot target / D; clips whose labels are all
+    unknown (-1) do not count for that head. With no labelled head there is nothing to learn: a
+    ValueError. Batch-norm statistics are then recomputed on the training clips (`recalibrate_batch_norm`).
     """
     hot = {name: torch.from_numpy(multi_hot(labels, classes)) for name, (labels, classes) in targets.items()}
     hot = {name: h for name, h in hot.items() if h.sum() > 0}
@@ -83,17 +93,48 @@ def train_clip_features(
     for _ in range(steps):
         index = torch.randint(len(data), (min(batch_size, len(data)),), generator=order)
         _, logits = net(data[index])
-        loss = sum(
-            (
-                F.binary_cross_entropy_with_logits(logits[n], hot[n][index], reduction="none").mean(1)
-                * (hot[n][index].sum(1) > 0)
-            ).mean()
-            for n in hot
-        )
+        loss = sum(soft_cross_entropy(logits[n], hot[n][index]) for n in hot)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
-    return net.eval().requires_grad_(False)
+    net.requires_grad_(False)
+    recalibrate_batch_norm(net, data[:RECALIBRATION_CLIPS])
+    return net.eval()
+
+
+RECALIBRATION_CLIPS = 512  # training clips whose statistics replace the batch-norm running averages
+
+
+def soft_cross_entropy(logits: torch.Tensor, hot: torch.Tensor) -> torch.Tensor:
+    """Mean over labelled rows of -sum_k q_k log softmax(logits)_k, q = hot / (labels per row).
+
+    logits, hot (B, K); rows without a label (all-zero hot) count as 0 but stay in the mean, like the
+    masked per-row loss before it.
+    """
+    count = hot.sum(1, keepdim=True)  # (B, 1)
+    target = hot / count.clamp(min=1)
+    return -(target * F.log_softmax(logits, dim=1)).sum(1).mean()
+
+
+@torch.no_grad()
+def recalibrate_batch_norm(net: nn.Module, clips: torch.Tensor, batch_size: int = 128) -> None:
+    """Replace every batch norm's running mean / var by their average over `clips` (B, T, C, H, W) with
+    the current weights (a cumulative average, momentum None), then restore each momentum."""
+    norms = [m for m in net.modules() if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d | nn.BatchNorm3d)]
+    if not norms or len(clips) < 2:
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    was_training = net.training
+    net.train()
+    for start in range(0, len(clips), batch_size):
+        if len(clips) - start >= 2:  # a batch of one has no variance
+            net(clips[start : start + batch_size])
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
+    net.train(was_training)
 
 
 @torch.no_grad()
