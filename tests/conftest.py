@@ -15,18 +15,44 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-# The two longest groups, started first so that neither is left running alone at the end.
+# `make test` runs two pytest-xdist workers. Tests that share an expensive fixture must run on one worker,
+# or each worker builds its own: the session's tiny DVC repo (tests/integration/conftest.py) serves these
+# files, the other files travel whole (their module-scoped fixtures, and the in-order tests of the retrain
+# flow, stay together). xdist's own `--dist loadgroup` cannot do it under pytest 9 (it renames node ids
+# through an attribute pytest 9 no longer reads), so the groups are given to xdist's scheduler here.
+TINY_REPO_FILES = frozenset(
+    f"tests/integration/{name}.py"
+    for name in ("test_detector_pipeline", "test_experiments", "test_pipeline", "test_translation_pipeline",
+                 "test_video_pipeline")
+)  # fmt: skip
+# The two longest groups, started first, one per worker, so that neither is left running alone at the end.
 LONG_FIRST = ("tiny_repo", "tests/integration/test_retrain_flow.py")
 
 
+def group_of(nodeid: str) -> str:
+    file = nodeid.split("::")[0]
+    return "tiny_repo" if file in TINY_REPO_FILES else file
+
+
 def pytest_collection_modifyitems(config, items):
-    """`make test` runs two pytest-xdist workers with `--dist loadgroup --no-loadscope-reorder`: every test
-    that uses the session's tiny DVC repo goes to one worker (it is built once, not once per worker), the
-    other tests travel one file at a time (their module-scoped fixtures are built once too), and the two
-    longest groups start first, one on each worker (a stable sort: the order within a file is kept)."""
-    groups = {}
-    for item in items:
-        group = "tiny_repo" if "tiny_repo" in getattr(item, "fixturenames", ()) else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-        groups[item.nodeid] = group
-    items.sort(key=lambda item: LONG_FIRST.index(g) if (g := groups[item.nodeid]) in LONG_FIRST else len(LONG_FIRST))
+    """Check that every user of the tiny repo is in TINY_REPO_FILES, and put the two longest groups first
+    (a stable sort: the order within a file is kept)."""
+    strays = sorted({i.nodeid.split("::")[0] for i in items if "tiny_repo" in getattr(i, "fixturenames", ())}
+                    - TINY_REPO_FILES)  # fmt: skip
+    if strays:
+        raise pytest.UsageError(f"tests/conftest.py: add {strays} to TINY_REPO_FILES (they use tiny_repo)")
+    rank = {group: index for index, group in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(group_of(item.nodeid), len(LONG_FIRST)))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """With `make test`'s `-n 2 --dist loadgroup`: xdist's scope scheduler over group_of()."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return GroupScheduling(config, log)
