@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ganops.core.processes import pid_alive
+
 REPLACE_EVENT = "ganops.atomic.replace"
 _RENAME_EXCHANGE = 2  # linux/fs.h
 _AT_FDCWD = -100
@@ -33,16 +35,6 @@ _AT_FDCWD = -100
 
 def _temp_prefix(final: Path) -> str:
     return f".{final.name}.{os.getpid()}."
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        pass
-    return True
 
 
 def remove_stale_temps(final: Path) -> list[Path]:
@@ -56,7 +48,7 @@ def remove_stale_temps(final: Path) -> list[Path]:
     with contextlib.suppress(FileNotFoundError):
         for entry in os.scandir(final.parent):
             found = pattern.fullmatch(entry.name)
-            if found is None or _pid_alive(int(found[1])):
+            if found is None or pid_alive(int(found[1])):
                 continue
             path = Path(entry.path)
             if entry.is_dir(follow_symlinks=False):

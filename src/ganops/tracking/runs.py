@@ -21,6 +21,7 @@ import mlflow
 import yaml
 
 from ganops.core import paths
+from ganops.core.processes import pid_alive
 from ganops.tracking import lineage
 
 HTTP_TIMEOUT_S = "20"  # MLflow's own default: 120 s per request
@@ -107,13 +108,8 @@ def _process_start(pid: int) -> str:
 
 
 def _alive(pid: int, start: str) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        pass
-    return not start or _process_start(pid) in ("", start)
+    """Alive, and the same process (its start time), not a later one that reused the pid."""
+    return pid_alive(pid) and (not start or _process_start(pid) in ("", start))
 
 
 def end_stale_runs(stage: str, experiment: str, tags: dict[str, str]) -> list[str]:
