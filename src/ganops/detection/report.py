@@ -112,8 +112,17 @@ def leak_fired(leakage: dict) -> list[str]:
 
 def report_markdown(details: dict, warn_auc: float) -> str:
     """The whole report for `details` as returned by detector_stages.evaluate_detectors."""
-    names, variants = details["detectors"], details["generators"]
     lines = ["# Detector report", ""]
+    for section in (_header_section, _targets_section, _metrics_section, _per_generator_section, _loo_section):
+        lines += section(details)
+    lines += _robustness_section(details)
+    lines += _leakage_section(details, warn_auc)
+    return "\n".join(lines)
+
+
+def _header_section(details: dict) -> list[str]:
+    names, variants = details["detectors"], details["generators"]
+    lines = []
     fired = leak_fired(details["leakage"])
     if fired:
         lines += [
@@ -125,96 +134,83 @@ def report_markdown(details: dict, warn_auc: float) -> str:
             "",
         ]
     num_real = details[names[0]]["test"][NUM_REAL] if names else 0
+    num_fake = details[names[0]]["test"][NUM_FAKE] if names else 0
     lines += [
-        f"Test split: {num_real:.0f} real images vs {details[names[0]]['test'][NUM_FAKE]:.0f} fakes from "
+        f"Test split: {num_real:.0f} real images vs {num_fake:.0f} fakes from "
         f"{', '.join(variants)} (never used in training). Thresholds were fixed on validation data. "
         "Bracketed: bootstrap 95% intervals.",
         "",
     ]
     if num_real and num_real < 1000:
         lines += [f"With {num_real:.0f} reals, TPR at 0.1% FPR is the TPR with no false positive at all.", ""]
+    return lines
 
-    lines += ["## Targets (from the issue) vs measured", ""]
-    rows = [
-        [
-            r["target"],
-            r["detector"],
-            r["goal"],
-            _fmt(r["value"]),
-            {True: "yes", False: "**NO**", None: "not run"}[r["met"]],
-        ]
-        for r in target_rows(details)
-    ]
-    lines += [*_table(["target", "detector", "goal", "measured", "met"], rows), ""]
 
-    lines += ["## Detector × metric (test split)", ""]
-    header = [
-        "detector",
-        "AUC",
-        "average precision",
-        "TPR@1%FPR",
-        "TPR@0.1%FPR",
-        "balanced acc.",
-        "reals flagged",
-        "fakes caught",
-        "Brier",
-        "ECE (15 bins)",
-        "threshold",
+def _targets_section(details: dict) -> list[str]:
+    met = {True: "yes", False: "**NO**", None: "not run"}
+    rows = [[r["target"], r["detector"], r["goal"], _fmt(r["value"]), met[r["met"]]] for r in target_rows(details)]
+    return [
+        "## Targets (from the issue) vs measured",
+        "",
+        *_table(["target", "detector", "goal", "measured", "met"], rows),
+        "",
     ]
+
+
+_METRIC_COLUMNS = (
+    ("AUC", AUC, True),
+    ("average precision", AVERAGE_PRECISION, True),
+    ("TPR@1%FPR", TPR_AT_FPR_1PCT, True),
+    ("TPR@0.1%FPR", TPR_AT_FPR_0P1PCT, False),
+    ("balanced acc.", BALANCED_ACCURACY, True),
+    ("reals flagged", FPR_AT_THRESHOLD, False),
+    ("fakes caught", TPR_AT_THRESHOLD, False),
+    ("Brier", BRIER, False),
+    ("ECE (15 bins)", ECE, False),
+    ("threshold", THRESHOLD, False),
+)
+
+
+def _metrics_section(details: dict) -> list[str]:
+    header = ["detector", *(title for title, _, _ in _METRIC_COLUMNS)]
     rows = []
-    for name in names:
+    for name in details["detectors"]:
         m = details[name]["test"]
-        rows.append(
-            [
-                name,
-                _with_ci(m, AUC),
-                _with_ci(m, AVERAGE_PRECISION),
-                _with_ci(m, TPR_AT_FPR_1PCT),
-                _fmt(m[TPR_AT_FPR_0P1PCT]),
-                _with_ci(m, BALANCED_ACCURACY),
-                _fmt(m[FPR_AT_THRESHOLD]),
-                _fmt(m[TPR_AT_THRESHOLD]),
-                _fmt(m[BRIER]),
-                _fmt(m[ECE]),
-                _fmt(m[THRESHOLD]),
-            ]
-        )
-    lines += [*_table(header, rows), ""]
+        rows.append([name, *(_with_ci(m, key) if ci else _fmt(m[key]) for _, key, ci in _METRIC_COLUMNS)])
+    return ["## Detector × metric (test split)", "", *_table(header, rows), ""]
 
-    lines += ["## Per generator (test reals vs one generator's fakes)", ""]
-    header = ["generator", *(f"{n} {col}" for n in names for col in ("AUC", "TPR@1%FPR", "fakes caught"))]
+
+_PER_GENERATOR_KEYS = ((AUC, "AUC"), (TPR_AT_FPR_1PCT, "TPR@1%FPR"), (TPR_AT_THRESHOLD, "fakes caught"))
+
+
+def _generator_table(details: dict, part: str, first_column: str) -> tuple[list[str], list[list[str]]]:
+    names = details["detectors"]
+    header = [first_column, *(f"{n} {col}" for n in names for _, col in _PER_GENERATOR_KEYS)]
     rows = [
-        [
-            v,
-            *(_fmt(details[n]["per_generator"][v][k]) for n in names for k in (AUC, TPR_AT_FPR_1PCT, TPR_AT_THRESHOLD)),
-        ]
-        for v in variants
+        [v, *(_fmt(details[n][part][v][k]) for n in names for k, _ in _PER_GENERATOR_KEYS)]
+        for v in details["generators"]
     ]
-    lines += [*_table(header, rows), ""]
+    return header, rows
 
-    lines += ["## Leave one generator out (trained without it, tested on it)", ""]
-    if all("leave_one_out" in details[n] for n in names):
-        header = [
-            "held-out generator",
-            *(f"{n} {col}" for n in names for col in ("AUC", "TPR@1%FPR", "fakes caught")),
-        ]
-        rows = [
-            [
-                v,
-                *(
-                    _fmt(details[n]["leave_one_out"][v][k])
-                    for n in names
-                    for k in (AUC, TPR_AT_FPR_1PCT, TPR_AT_THRESHOLD)
-                ),
-            ]
-            for v in variants
-        ]
-        rows.append(["**mean AUC**", *(x for n in names for x in (_fmt(details[n][LOO_MEAN_AUC]), "", ""))])
-        lines += [*_table(header, rows), ""]
-    else:
-        lines += ["Not run (detector.leave_one_out is false, or fewer than two generators).", ""]
 
-    lines += [
+def _per_generator_section(details: dict) -> list[str]:
+    header, rows = _generator_table(details, "per_generator", "generator")
+    return ["## Per generator (test reals vs one generator's fakes)", "", *_table(header, rows), ""]
+
+
+def _loo_section(details: dict) -> list[str]:
+    names = details["detectors"]
+    lines = ["## Leave one generator out (trained without it, tested on it)", ""]
+    if not all("leave_one_out" in details[n] for n in names):
+        return [*lines, "Not run (detector.leave_one_out is false, or fewer than two generators).", ""]
+    header, rows = _generator_table(details, "leave_one_out", "held-out generator")
+    rows.append(["**mean AUC**", *(x for n in names for x in (_fmt(details[n][LOO_MEAN_AUC]), "", ""))])
+    return [*lines, *_table(header, rows), ""]
+
+
+def _robustness_section(details: dict) -> list[str]:
+    names = details["detectors"]
+    lines = [
         "## Robustness (both classes perturbed alike, threshold unchanged)",
         "",
         f"Cells: AUC / TPR at 1% FPR / share of reals flagged. Bold: AUC below {ROBUST_WARN_AUC:g}.",
@@ -230,6 +226,4 @@ def report_markdown(details: dict, warn_auc: float) -> str:
             auc = f"**{auc}**" if m[AUC] < ROBUST_WARN_AUC else auc
             cells.append(f"{auc} / {_fmt(m[TPR_AT_FPR_1PCT])} / {_fmt(m[FPR_AT_THRESHOLD])}")
         rows.append([p, *cells])
-    lines += [*_table(["perturbation", *names], rows), ""]
-    lines += _leakage_section(details, warn_auc)
-    return "\n".join(lines)
+    return [*lines, *_table(["perturbation", *names], rows), ""]

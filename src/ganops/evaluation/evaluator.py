@@ -203,32 +203,59 @@ def train_evaluator(
     _check_training_data(train_images, train_labels, "train")
     _check_training_data(test_images, test_labels, "test")
     started = time.perf_counter()
-    labelled = train_labels >= 0
-    task = TASK_CLASSES if labelled.sum() >= 2 and len(np.unique(train_labels[labelled])) >= 2 else TASK_ROTATION
-    image_shape = tuple(int(s) for s in train_images.shape[1:])
-    if task == TASK_CLASSES:
-        x_train, y_train = train_images[labelled], train_labels[labelled]
-        num_classes = int(max(train_labels.max(), test_labels.max())) + 1
-        test_keep = test_labels >= 0
-        x_test = torch.from_numpy(test_images[test_keep]).to(device)
-        y_test = torch.from_numpy(test_labels[test_keep].astype(np.int64)).to(device)
-    else:
-        if image_shape[1] != image_shape[2]:
-            raise ValueError(
-                f"train_evaluator: unlabelled images train a rotation task, which needs square images; got "
-                f"{image_shape[1]}×{image_shape[2]} (set data.image_size)"
-            )
-        x_train, y_train = train_images, np.zeros(len(train_images), dtype=np.int64)
-        num_classes = 4
-        x_test, y_test = _rotation_set(torch.from_numpy(test_images))
-        x_test, y_test = x_test.to(device), y_test.to(device)
-
+    task, x_train, y_train, num_classes, x_test, y_test = _task_sets(
+        train_images, train_labels, test_images, test_labels
+    )
+    x_test, y_test = x_test.to(device), y_test.to(device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = build_evaluator(image_shape, num_classes, cfg.feature_dim).to(device)
+        model = build_evaluator(tuple(int(s) for s in train_images.shape[1:]), num_classes, cfg.feature_dim)
+        model = model.to(device)
     model.task = task
     model.class_names = ROTATION_NAMES if task == TASK_ROTATION else [str(i) for i in range(num_classes)]
+    epochs = _fit(model, cfg, x_train, y_train, task, seed, device)
+    model.eval()
+    accuracy, scale = float("nan"), 1.0
+    if len(x_test):  # one pass over the test images serves the accuracy and the temperature
+        logits = _logits(model, x_test)
+        accuracy = int((logits.argmax(dim=1) == y_test.cpu()).sum()) / len(x_test)
+        if len(x_test) >= 2:
+            scale = calibrate(model, logits, y_test)
+    report = {
+        "evaluator_test_accuracy": accuracy,
+        "evaluator_logit_scale": scale,
+        "evaluator_task": task,
+        "evaluator_epochs": epochs,
+        "evaluator_seconds": time.perf_counter() - started,
+        "evaluator_train_images": len(x_train),
+    }
+    return model, report
 
+
+def _task_sets(train_images, train_labels, test_images, test_labels):
+    """(task, train images, train labels, number of classes, test images, test labels) for the CNN.
+
+    Classes when at least two distinct labels are known; otherwise the 4-way rotation task on all images.
+    """
+    labelled = train_labels >= 0
+    if labelled.sum() >= 2 and len(np.unique(train_labels[labelled])) >= 2:
+        num_classes = int(max(train_labels.max(), test_labels.max())) + 1
+        test_keep = test_labels >= 0
+        x_test = torch.from_numpy(test_images[test_keep])
+        y_test = torch.from_numpy(test_labels[test_keep].astype(np.int64))
+        return TASK_CLASSES, train_images[labelled], train_labels[labelled], num_classes, x_test, y_test
+    height, width = train_images.shape[2:]
+    if height != width:
+        raise ValueError(
+            f"train_evaluator: unlabelled images train a rotation task, which needs square images; got "
+            f"{height}×{width} (set data.image_size)"
+        )
+    x_test, y_test = _rotation_set(torch.from_numpy(test_images))
+    return TASK_ROTATION, train_images, np.zeros(len(train_images), dtype=np.int64), 4, x_test, y_test
+
+
+def _fit(model: Evaluator, cfg: EvaluatorConfig, x_train, y_train, task: str, seed: int, device: str) -> int:
+    """Train `model` in place (Adam, one-cycle schedule, random shifts); returns the number of epochs run."""
     generator = torch.Generator().manual_seed(seed)
     order_rng = np.random.default_rng([seed, 1])
     x_all = torch.from_numpy(np.ascontiguousarray(x_train))
@@ -256,22 +283,7 @@ def train_evaluator(
             loss.backward()
             optimizer.step()
             schedule.step()
-    model.eval()
-    accuracy, scale = float("nan"), 1.0
-    if len(x_test):  # one pass over the test images serves the accuracy and the temperature
-        logits = _logits(model, x_test)
-        accuracy = int((logits.argmax(dim=1) == y_test.cpu()).sum()) / len(x_test)
-        if len(x_test) >= 2:
-            scale = calibrate(model, logits, y_test)
-    report = {
-        "evaluator_test_accuracy": accuracy,
-        "evaluator_logit_scale": scale,
-        "evaluator_task": task,
-        "evaluator_epochs": epochs,
-        "evaluator_seconds": time.perf_counter() - started,
-        "evaluator_train_images": len(x_all),
-    }
-    return model, report
+    return epochs
 
 
 # --- persistence ---
