@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ganops.config.base import Fraction, LearningRate, PositiveFloat, SplitConfig, _Strict, expand_lr  # noqa: F401
 from ganops.config.video import VideoConfig
+from ganops.core.dvc_lock import read_yaml
 
 
 class ConfigError(ValueError):
@@ -366,7 +367,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     if not path.is_file():
         raise ConfigError(f"{path}: not found (run from the repo root or pass --params)")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = read_yaml(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(_yaml_error(path, exc)) from None
     if raw is not None and not isinstance(raw, dict):

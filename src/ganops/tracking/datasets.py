@@ -11,21 +11,10 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
-import yaml
+
+from ganops.core.dvc_lock import locked_md5
 
 DIGEST_CHARS = 32  # MLflow keeps at most 36 characters of a dataset digest
-
-
-def dvc_md5(out: str, root: Path | None = None) -> str | None:
-    """The md5 dvc.lock records for the output `out` (a folder or file path), whichever stage made it."""
-    lock = (root or Path.cwd()) / "dvc.lock"
-    if not lock.is_file():
-        return None
-    for stage in ((yaml.safe_load(lock.read_text()) or {}).get("stages") or {}).values():
-        for entry in stage.get("outs", []):
-            if entry.get("path") == out:
-                return entry.get("md5")
-    return None
 
 
 def log_split(
@@ -54,7 +43,7 @@ def log_split(
         digest=digest,
     )
     tags = {"split": name.rsplit("/", 1)[-1], "num_rows": str(len(images))}
-    if (md5 := dvc_md5(rel.as_posix(), root)) is not None:
+    if (md5 := locked_md5(root or Path.cwd(), rel.as_posix())) is not None:
         tags["dvc_md5"] = md5
     mlflow.log_input(dataset, context=context, tags=tags)
     return dataset

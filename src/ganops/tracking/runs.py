@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import yaml
 
 from ganops.core import paths
+from ganops.core.dvc_lock import locked_md5
 from ganops.core.processes import pid_alive
 from ganops.tracking import lineage
 
@@ -79,22 +79,10 @@ def git_commit(root: Path) -> str:
         return "unknown"
 
 
-def dvc_lock_hash(root: Path, stage: str = "prepare", out: str = "data/prepared") -> str | None:
-    """The md5 DVC recorded for a stage output in dvc.lock (None before the first lock is written)."""
-    lock = root / "dvc.lock"
-    if not lock.is_file():
-        return None
-    stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
-    for entry in stages.get(stage, {}).get("outs", []):
-        if entry.get("path") == out:
-            return entry.get("md5")
-    return None
-
-
 def provenance_tags(root: Path) -> dict[str, str]:
     """Where a run's inputs came from: the git commit and, once dvc.lock exists, the prepared-data md5."""
     tags = {"git_commit": git_commit(root)}
-    if (lock_md5 := dvc_lock_hash(root)) is not None:
+    if (lock_md5 := locked_md5(root, "data/prepared")) is not None:
         tags["dvc_data_md5"] = lock_md5
     return tags
 
