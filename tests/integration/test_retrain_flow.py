@@ -298,6 +298,11 @@ def test_worse_model_keeps_the_champion_and_a_concurrent_run_waits(workspace, mo
     ran = {s["stage"]: s["ran"] for s in summary["stages"]}
     assert not ran["prepare"] and not ran["train_evaluator"]  # data and evaluator unchanged
     assert ran["train_gan@dcgan"] and ran["register"]
+    # one `dvc status` told the flow which stages are untouched: DVC was not started once for each of those
+    asked_dvc = {s["stage"] for s in summary["stages"] if not s.get("up_to_date")}
+    assert {"train_gan@dcgan", "evaluate_gan@dcgan", "register"} <= asked_dvc
+    assert "train_translator@pix2pix" not in asked_dvc and "train_video@mocogan" not in asked_dvc
+    assert "up to date" in run([str(BIN / "dvc"), "status"], repo).stdout.lower()
 
     decision = json.loads((repo / "models/registered.json").read_text())
     assert decision["alias"] == "challenger", decision
