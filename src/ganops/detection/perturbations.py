@@ -133,18 +133,27 @@ def robustness_table(
     Row `clean` is the unperturbed baseline; intervals are skipped (bootstrap_resamples=0) to keep
     the table cheap. Each perturbation uses its own seed, the same for reals and fakes.
     """
+    return robustness_tables({"detector": detector}, real, fake, names, seed)["detector"]
+
+
+def robustness_tables(
+    detectors: dict, real: np.ndarray, fake: np.ndarray, names: list[str] | None = None, seed: int = 0
+) -> dict[str, dict[str, dict[str, float]]]:
+    """`robustness_table` of each of `detectors` ({name: TrainedDetector}), each perturbed copy made once.
+
+    The perturbation is the expensive part (JPEG is one Pillow encode/decode per image) and the same for
+    every detector, so every detector scores the same copy; one perturbation is held at a time.
+    """
     from ganops.detection.metrics import detection_metrics
 
     labels = np.concatenate([np.zeros(len(real), np.int64), np.ones(len(fake), np.int64)])
-    table = {}
-    for i, name in enumerate([CLEAN, *(names if names is not None else sorted(PERTURBATIONS))]):
-        if name == CLEAN:
+    tables: dict[str, dict] = {name: {} for name in detectors}
+    for i, row in enumerate([CLEAN, *(names if names is not None else sorted(PERTURBATIONS))]):
+        if row == CLEAN:
             real_x, fake_x = real, fake
         else:
-            real_x, fake_x = (
-                apply_perturbation(name, real, seed + i),
-                apply_perturbation(name, fake, seed + i),
-            )
-        p_fake = np.concatenate([detector.score(real_x), detector.score(fake_x)])
-        table[name] = detection_metrics(labels, p_fake, detector.threshold, bootstrap_resamples=0)
-    return table
+            real_x, fake_x = apply_perturbation(row, real, seed + i), apply_perturbation(row, fake, seed + i)
+        for name, detector in detectors.items():
+            p_fake = np.concatenate([detector.score(real_x), detector.score(fake_x)])
+            tables[name][row] = detection_metrics(labels, p_fake, detector.threshold, bootstrap_resamples=0)
+    return tables

@@ -47,8 +47,7 @@ def evaluate_detectors(
     {detector: {test, per_generator, leave_one_out, robustness}, leakage: {...}}; `dvc_metrics` is
     the compact view of the same numbers for `dvc metrics show` (test metrics, and AUC elsewhere).
     """
-    from ganops.detection.io import load_detector
-    from ganops.detection.perturbations import robustness_table
+    from ganops.detection.perturbations import robustness_tables
     from ganops.detection.training import leakage_check, leave_one_out
 
     dcfg, variants = cfg.detector, list(cfg.gan.variants)
@@ -68,13 +67,9 @@ def evaluate_detectors(
     details: dict = {"leakage": leakage, "generators": variants, "detectors": list(dcfg.detectors)}
     compact: dict = {"leakage": {k: leakage[k] for k in ("train", "test")}}
     rocs = {}
-    for name in dcfg.detectors:
-        trained = load_detector(models_dir / name, device=device)
-        if trained.image_shape != tuple(real_test.shape[1:]):
-            raise ValueError(
-                f"{models_dir / name}: expects images {trained.image_shape}, the test split holds "
-                f"{tuple(real_test.shape[1:])}; run `dvc repro train_detector`"
-            )
+    detectors = _load_detectors(models_dir, dcfg.detectors, tuple(real_test.shape[1:]), device)
+    robustness = robustness_tables(detectors, real_test, fake_test, seed=cfg.seed)
+    for name, trained in detectors.items():
         p_real = trained.score(real_test)  # (N_real,)
         p_fakes = {v: trained.score(fakes_test[v]) for v in variants}
         p_fake = np.concatenate([p_real, *(p_fakes[v] for v in variants)])
@@ -90,7 +85,7 @@ def evaluate_detectors(
                 )
                 for v in variants
             },
-            "robustness": robustness_table(trained, real_test, fake_test, seed=cfg.seed),
+            "robustness": robustness[name],
         }
         progress(f"{name}: test AUC {entry['test'][AUC]:.4f}, TPR@1%FPR {entry['test'][TPR_AT_FPR_1PCT]:.4f}")
         if dcfg.leave_one_out and len(variants) >= 2:
@@ -110,6 +105,20 @@ def evaluate_detectors(
             compact[name][LOO_MEAN_AUC] = entry[LOO_MEAN_AUC]
         rocs[name] = _roc_rows(labels, p_fake)
     return details, compact, rocs
+
+
+def _load_detectors(models_dir: Path, names: list[str], image_shape: tuple[int, ...], device: str) -> dict:
+    """{name: TrainedDetector} for `names`, each checked to take images of `image_shape` (C, H, W)."""
+    from ganops.detection.io import load_detector
+
+    detectors = {name: load_detector(models_dir / name, device=device) for name in names}
+    for name, trained in detectors.items():
+        if trained.image_shape != image_shape:
+            raise ValueError(
+                f"{models_dir / name}: expects images {trained.image_shape}, the test split holds "
+                f"{image_shape}; run `dvc repro train_detector`"
+            )
+    return detectors
 
 
 def _numbers(value: dict) -> dict[str, float]:
