@@ -1,8 +1,10 @@
-"""Whether a process still lives: the one check behind stale-temp cleanup and stale-run ending."""
+"""Facts about processes from the OS: whether one still lives (stale-temp cleanup, stale-run ending) and when
+it started (a reused pid is not mistaken; stage start-up time)."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 
 def pid_alive(pid: int) -> bool:
@@ -14,3 +16,24 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:  # exists, owned by someone else
         pass
     return True
+
+
+def start_ticks(pid: int) -> str:
+    """The kernel's start time of `pid` (clock ticks since boot, /proc), so a reused pid is not mistaken for
+    the process that had it; "" where /proc is not there."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def started_at(pid: int | None = None) -> float | None:
+    """Epoch seconds at which process `pid` (default: this one) started; None where /proc is not there."""
+    ticks = start_ticks(os.getpid() if pid is None else pid)
+    try:
+        boot = next(line for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))
+    except (OSError, StopIteration):
+        return None
+    if not ticks:
+        return None
+    return int(boot.split()[1]) + int(ticks) / os.sysconf("SC_CLK_TCK")

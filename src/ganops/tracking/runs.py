@@ -13,6 +13,7 @@ import contextlib
 import os
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,13 @@ import mlflow
 
 from ganops.core import paths
 from ganops.core.dvc_lock import locked_md5
-from ganops.core.processes import pid_alive
+from ganops.core.processes import pid_alive, start_ticks, started_at
 from ganops.tracking import lineage
 
 HTTP_TIMEOUT_S = "20"  # MLflow's own default: 120 s per request
 HTTP_RETRIES = "2"  # MLflow's own default: 7, with exponential backoff (minutes when the host is gone)
 PID_TAG, HOST_TAG, START_TAG = "ganops.pid", "ganops.host", "ganops.pid_start"
+STARTUP_METRIC = "process_startup_seconds"  # from the stage process's start to its MLflow run's start
 
 
 def _http_limits() -> None:
@@ -87,17 +89,9 @@ def provenance_tags(root: Path) -> dict[str, str]:
     return tags
 
 
-def _process_start(pid: int) -> str:
-    """The kernel's start time of `pid` (clock ticks since boot), so a reused pid is not mistaken."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-
-
 def _alive(pid: int, start: str) -> bool:
     """Alive, and the same process (its start time), not a later one that reused the pid."""
-    return pid_alive(pid) and (not start or _process_start(pid) in ("", start))
+    return pid_alive(pid) and (not start or start_ticks(pid) in ("", start))
 
 
 def end_stale_runs(stage: str, experiment: str, tags: dict[str, str]) -> list[str]:
@@ -139,8 +133,10 @@ def stage_run(stage: str, experiment: str, params: dict[str, Any], tags: dict[st
     setup(experiment, root)
     end_stale_runs(stage, experiment, tags)
     pid = os.getpid()
-    mine = {PID_TAG: str(pid), HOST_TAG: socket.gethostname(), START_TAG: _process_start(pid)}
+    mine = {PID_TAG: str(pid), HOST_TAG: socket.gethostname(), START_TAG: start_ticks(pid)}
     all_tags = {"ganops.stage": stage, **provenance_tags(root), **mine, **tags}
     with lineage.start_stage_run(stage, experiment, all_tags) as run:  # `stage/item`, under its parent run
         mlflow.log_params({k: str(v)[:500] for k, v in flatten("", params).items()})
+        if (began := started_at()) is not None:  # interpreter, imports, params, MLflow store: before the body
+            mlflow.log_metric(STARTUP_METRIC, round(max(0.0, time.time() - began), 2))
         yield run
