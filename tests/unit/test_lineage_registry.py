@@ -29,16 +29,8 @@ mlflow.models.set_model(Echo())
 
 
 @pytest.fixture
-def repo(tmp_path, monkeypatch):
-    root = tmp_path / "repo"
-    (root / ".dvc").mkdir(parents=True)
-    (root / "dvc.yaml").write_text("stages: {}\n")
-    monkeypatch.chdir(root)
-    for var in ("MLFLOW_TRACKING_URI", "GANOPS_ARTIFACT_ROOT", "DVC_EXP_NAME", "DVC_STAGE", "PREFECT__FLOW_RUN_ID",
-                lineage.PIPELINE_RUN_ENV):  # fmt: skip
-        monkeypatch.delenv(var, raising=False)
-    yield root
-    mlflow.set_tracking_uri(None)
+def repo(store_repo):
+    return store_repo
 
 
 def test_run_names_are_stage_slash_item(monkeypatch):

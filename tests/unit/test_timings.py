@@ -6,11 +6,9 @@ import subprocess
 import sys
 import time
 
-import mlflow
 import pytest
 
 from ganops.core.processes import started_at
-from ganops.tracking import lineage
 from ganops.tracking import runs as tracking
 from ganops.tracking.timings import latest_stage_times, timings_markdown
 
@@ -18,16 +16,8 @@ EXPERIMENT = "ganops-timings-test"
 
 
 @pytest.fixture
-def repo(tmp_path, monkeypatch):
-    root = tmp_path / "repo"
-    (root / ".dvc").mkdir(parents=True)
-    (root / "dvc.yaml").write_text("stages: {}\n")
-    monkeypatch.chdir(root)
-    for var in ("MLFLOW_TRACKING_URI", "GANOPS_ARTIFACT_ROOT", "DVC_EXP_NAME", "DVC_STAGE", "PREFECT__FLOW_RUN_ID",
-                lineage.PIPELINE_RUN_ENV):  # fmt: skip
-        monkeypatch.delenv(var, raising=False)
-    yield root
-    mlflow.set_tracking_uri(None)
+def repo(store_repo):
+    return store_repo
 
 
 def test_started_at_is_the_process_start():
