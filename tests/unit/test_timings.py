@@ -4,35 +4,26 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
-import pytest
-
-from ganops.core.processes import started_at
+from ganops.core.processes import process_age
 from ganops.tracking import runs as tracking
 from ganops.tracking.timings import latest_stage_times, timings_markdown
 
 EXPERIMENT = "ganops-timings-test"
 
 
-@pytest.fixture
-def repo(store_repo):
-    return store_repo
-
-
-def test_started_at_is_the_process_start():
-    before = time.time()
+def test_process_age_counts_from_the_process_start():
     child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
     try:
-        began = started_at(child.pid)
+        child_age, my_age = process_age(child.pid), process_age()
     finally:
         child.communicate(b"")
-    after = time.time()
-    assert began is not None and before - 1.0 <= began <= after + 1.0  # /proc counts in clock ticks
-    assert started_at() <= before  # this process started before the child
+    assert child_age is not None and my_age is not None
+    assert 0.0 <= child_age <= my_age  # the child started after this process, from the same kernel clock
+    assert process_age(child.pid) is None  # gone: no /proc entry
 
 
-def test_latest_run_of_each_stage_with_start_up_and_the_chosen_variant_not_an_item(repo, monkeypatch):
+def test_latest_run_of_each_stage_with_start_up_and_the_chosen_variant_not_an_item(store_repo, monkeypatch):
     for address, tags in (("train_gan@dcgan", {"variant": "dcgan"}), ("train_gan@wgan_gp", {"variant": "wgan_gp"}),
                           ("register", {"variant": "dcgan"}), ("register_video", {"video_variant": "vgan"}),
                           ("train_gan@dcgan", {"variant": "dcgan"})):  # fmt: skip
@@ -50,5 +41,5 @@ def test_latest_run_of_each_stage_with_start_up_and_the_chosen_variant_not_an_it
     assert "`register_video` |" in table and "register_video@" not in table
 
 
-def test_no_runs_yet_says_what_to_do(repo):
+def test_no_runs_yet_says_what_to_do(store_repo):
     assert "run `dvc repro` first" in timings_markdown(latest_stage_times("no-such-experiment"))

@@ -27,13 +27,16 @@ def start_ticks(pid: int) -> str:
         return ""
 
 
-def started_at(pid: int | None = None) -> float | None:
-    """Epoch seconds at which process `pid` (default: this one) started; None where /proc is not there."""
+def process_age(pid: int | None = None) -> float | None:
+    """Seconds since process `pid` (default: this one) started; None where /proc is not there.
+
+    Both ends come from the kernel's boot-time clock (/proc/uptime and the pid's start ticks), so a wall
+    clock stepped or slewed since boot (NTP) does not skew it."""
     ticks = start_ticks(os.getpid() if pid is None else pid)
     try:
-        boot = next(line for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))
-    except (OSError, StopIteration):
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, IndexError, ValueError):
         return None
     if not ticks:
         return None
-    return int(boot.split()[1]) + int(ticks) / os.sysconf("SC_CLK_TCK")
+    return max(0.0, uptime - int(ticks) / os.sysconf("SC_CLK_TCK"))

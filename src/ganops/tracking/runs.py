@@ -13,7 +13,6 @@ import contextlib
 import os
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import mlflow
 
 from ganops.core import paths
 from ganops.core.dvc_lock import locked_md5
-from ganops.core.processes import pid_alive, start_ticks, started_at
+from ganops.core.processes import pid_alive, process_age, start_ticks
 from ganops.tracking import lineage
 
 HTTP_TIMEOUT_S = "20"  # MLflow's own default: 120 s per request
@@ -137,6 +136,6 @@ def stage_run(stage: str, experiment: str, params: dict[str, Any], tags: dict[st
     all_tags = {"ganops.stage": stage, **provenance_tags(root), **mine, **tags}
     with lineage.start_stage_run(stage, experiment, all_tags) as run:  # `stage/item`, under its parent run
         mlflow.log_params({k: str(v)[:500] for k, v in flatten("", params).items()})
-        if (began := started_at()) is not None:  # interpreter, imports, params, MLflow store: before the body
-            mlflow.log_metric(STARTUP_METRIC, round(max(0.0, time.time() - began), 2))
+        if (age := process_age()) is not None:  # interpreter, imports, params, MLflow store: before the body
+            mlflow.log_metric(STARTUP_METRIC, round(age, 2))
         yield run
