@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ganops.config.base import Fraction, LearningRate, PositiveFloat, SplitConfig, _Strict, expand_lr  # noqa: F401
 from ganops.config.video import VideoConfig
-from ganops.core.dvc_lock import read_yaml
+from ganops.core.yaml_io import read_yaml
 
 
 class ConfigError(ValueError):

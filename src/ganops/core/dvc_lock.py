@@ -1,8 +1,7 @@
 """Read what `dvc.lock` recorded, without DVC (its Python API is not public) and without paying for it twice.
 
-dvc.lock is plain YAML that grows with the DAG (~84 KB for the default pipeline): PyYAML's pure-Python
-loader takes ~0.3 s on it and a stage read it more than once, so it is parsed with libyaml's C loader
-where PyYAML has it, and once per file version (path, mtime, size).
+dvc.lock is plain YAML that grows with the DAG (~84 KB for the default pipeline) and a stage asks it more
+than once, so it is parsed once per file version (path, mtime, size), with the C loader (core.yaml_io).
 """
 
 from __future__ import annotations
@@ -10,14 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # same safe subset, C speed
-
-
-def read_yaml(text: str):
-    """`yaml.safe_load`, with libyaml when it is there."""
-    return yaml.load(text, Loader=SAFE_LOADER)  # noqa: S506 - a safe loader (CSafeLoader / SafeLoader)
+from ganops.core.yaml_io import read_yaml
 
 
 @lru_cache(maxsize=8)
