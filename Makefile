@@ -17,11 +17,14 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# The whole pipeline on the defaults in params.yaml (git + dvc repos are initialised if missing).
+# The whole pipeline on the defaults in params.yaml (git + dvc repos are initialised if missing):
+# `dvc repro`, JOBS independent stages at a time (`ganops repro`; plain `dvc repro` runs one at a time).
+JOBS ?= 2
+
 run: $(STAMP)
 	test -d .git || git init -q
 	test -d .dvc || $(BIN)/dvc init -q
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc repro
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/ganops repro --jobs $(JOBS)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc metrics show
 
 # Two pytest-xdist workers (tests/conftest.py keeps the tests of one shared fixture on one worker).

@@ -16,14 +16,7 @@ run at a time per workspace (`ganops.core.workspace_lock`).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
-import os
-import re
-import signal
 import subprocess
-import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -33,137 +26,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 
 from ganops.core.workspace_lock import workspace_lock
+from ganops.orchestration import dag
+from ganops.orchestration.dvc_cli import StageFailed, run_dvc, stop_on_signals
 from ganops.tracking import lineage
 from pipeline import report as report_lib
 from pipeline.ingest import has_files, ingest_incoming
-
-BIN = Path(sys.executable).parent
-# Failures worth retrying: another DVC process holds DVC's own lock, the process was killed (OOM
-# killer, preemption), a shared service hiccuped. A stage whose command exits 1 or 2 (ganops's user
-# errors: bad params, bad input files) fails the same way every time and is not retried.
-TRANSIENT_MARKERS = (
-    "Unable to acquire lock",
-    "database is locked",
-    "Connection refused",
-    "Connection reset",
-    "Temporary failure in name resolution",
-    "Resource temporarily unavailable",
-)
-KILLED_EXIT = re.compile(r"exited with (-\d+|137|143)\b")
-
-
-class StageFailed(RuntimeError):
-    """A DVC stage (or DVC itself) failed; the message carries the stage's own error lines."""
-
-    def __init__(self, message: str, transient: bool = False):
-        super().__init__(message)
-        self.transient = transient
-
-
-def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The caller's environment with this interpreter's bin folder first (`ganops`, `dvc`), and `extra`
-    (a flow run's `lineage.pipeline_env`: the stage runs it starts share one parent MLflow run)."""
-    path = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
-    return {**os.environ, "PATH": path, "PYTHONUNBUFFERED": "1", **(extra or {})}
-
-
-def _dvc() -> str:
-    return str(BIN / "dvc") if (BIN / "dvc").exists() else "dvc"
-
-
-def _error_summary(stderr_lines: list[str], limit: int = 12) -> str:
-    """The lines that say what went wrong: ganops `error:` lines, a traceback's last line, DVC's ERROR."""
-    lines = [line.rstrip() for line in stderr_lines if line.strip()]
-    picked = [line for line in lines if line.lower().startswith("error")]
-    if not picked or all(line.startswith("ERROR: failed to reproduce") for line in picked):
-        tail = [line for line in lines if not line.startswith("ERROR")][-3:]
-        picked = tail + picked
-    return "\n".join(picked[-limit:]) or "(no error output)"
-
-
-def run_dvc(
-    args: list[str], root: Path, log=None, what: str | None = None, env: dict[str, str] | None = None
-) -> tuple[str, str]:
-    """Run `dvc ARGS` in `root` (`env`: added to its environment), streaming output to `log`; return
-    (stdout, stderr) or raise StageFailed."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _DIE_WITH_PARENT, _dvc(), *args],
-        cwd=root,
-        env=_env(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group: DVC and the stage it runs stop together
-    )
-    _RUNNING.add(proc)
-    out: list[str] = []
-    err: list[str] = []
-
-    def pump(stream, sink: list[str]) -> None:
-        for line in stream:
-            sink.append(line)
-            if log is not None and line.strip():
-                log.info(line.rstrip())
-
-    threads = [
-        threading.Thread(target=pump, args=(s, sink), daemon=True)
-        for s, sink in ((proc.stdout, out), (proc.stderr, err))
-    ]
-    for thread in threads:
-        thread.start()
-    try:
-        code = proc.wait()
-    except BaseException:  # the flow is being stopped (SIGTERM/SIGINT, Prefect cancel): stop DVC too
-        stop_process_group(proc)
-        raise
-    finally:
-        _RUNNING.discard(proc)
-    for thread in threads:
-        thread.join()
-    stdout, stderr = "".join(out), "".join(err)
-    if code != 0:
-        transient = code < 0 or bool(KILLED_EXIT.search(stderr)) or any(m in stderr for m in TRANSIENT_MARKERS)
-        label = what or f"dvc {' '.join(args)}"
-        raise StageFailed(f"{label} failed (exit {code}):\n{_error_summary(err)}", transient=transient)
-    return stdout, stderr
-
-
-# Runs DVC with PR_SET_PDEATHSIG = SIGTERM (Linux), so it stops when the flow dies, even by kill -9.
-# An exec wrapper rather than Popen(preexec_fn=...), which is unsafe in a process with threads.
-_DIE_WITH_PARENT = (
-    "import ctypes, os, signal, sys\n"
-    "try:\n    ctypes.CDLL(None).prctl(1, signal.SIGTERM)\nexcept (OSError, AttributeError):\n    pass\n"
-    "os.execvp(sys.argv[1], sys.argv[1:])"
-)
-_RUNNING: set[subprocess.Popen] = set()  # the DVC processes this flow process started and waits on
-
-
-def stop_process_group(proc: subprocess.Popen, grace_s: float = 20.0) -> None:
-    """SIGTERM the process group of `proc` (DVC and its stage), SIGKILL it if still there after grace_s.
-
-    DVC needs the grace period to release its lock; the stage's outputs stay as they were (atomic writes).
-    """
-    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def topological_stages(names: list[str], edges: list[tuple[str, str]]) -> list[str]:
-    """`names` ordered so every stage follows its upstream stages; ties keep the given order."""
-    wanted = set(names)
-    upstream = {name: {a for a, b in edges if b == name and a in wanted} for name in names}
-    ordered: list[str] = []
-    while len(ordered) < len(names):
-        ready = [n for n in names if n not in ordered and upstream[n] <= set(ordered)]
-        if not ready:
-            raise StageFailed(f"dvc dag has a cycle among {sorted(wanted - set(ordered))}")
-        ordered.append(ready[0])
-    return ordered
 
 
 def _retry_transient(task_, task_run, state) -> bool:
@@ -173,26 +40,15 @@ def _retry_transient(task_, task_run, state) -> bool:
 
 @task(name="list-stages", cache_policy=NO_CACHE)
 def list_stages(root: Path) -> tuple[list[str], dict[str, set[str]]]:
-    """(every stage in DAG order, each stage's direct upstream stages), from `dvc stage list` and `dvc dag`."""
-    names = run_dvc(["stage", "list", "--name-only"], root)[0].split()
-    dot = run_dvc(["dag", "--dot"], root)[0]
-    edges = re.findall(r'"([^"]+)"\s*->\s*"([^"]+)"', dot)
-    upstream = {name: {a for a, b in edges if b == name} for name in names}
-    return topological_stages(names, edges), upstream
+    """(every stage in DAG order, each stage's direct upstream stages), from `dvc dag --dot`."""
+    graph = dag.stage_graph(root)
+    return graph.order(), {name: set(up) for name, up in graph.upstream.items()}
 
 
 @task(name="dvc-status", cache_policy=NO_CACHE)
 def changed_stages(root: Path) -> set[str] | None:
-    """The stages whose own deps, params or outputs changed (`dvc status --json`); None if it cannot tell.
-
-    One DVC start-up (~4 s) instead of one per stage: a stage not listed here, none of whose upstream
-    stages ran, is up to date, and asking `dvc repro -s` about it again would cost a start-up each.
-    """
-    try:
-        listed = json.loads(run_dvc(["status", "--json"], root)[0] or "{}")
-    except (StageFailed, ValueError):
-        return None  # then every stage asks DVC itself
-    return set(listed) if isinstance(listed, dict) else None
+    """The stages whose own deps, params or outputs changed (`dag.changed_stages`); None if it cannot tell."""
+    return dag.changed_stages(root)
 
 
 def hand_over_to_dvc(root: Path, folder: str) -> None:
@@ -229,7 +85,7 @@ def ingest_task(root: Path) -> dict:
         log.warning(f"quarantined {item['source']} -> {item['dest']}: {item['reason']}")
     if has_files(root / "data/raw"):
         hand_over_to_dvc(root, "data/raw")
-        run_dvc(["add", "data/raw"], root, log, what="dvc add data/raw")
+        run_dvc(["add", "data/raw"], root, log.info, what="dvc add data/raw")
     log.info(f"ingested {len(result.ingested)} file(s), quarantined {len(result.quarantined)}")
     return {"ingested": result.ingested, "quarantined": result.quarantined, "left": result.left}
 
@@ -254,7 +110,7 @@ def reproduce_stage(
         return {"stage": stage, "ran": False, "seconds": 0.0, "up_to_date": "dvc status"}
     start = time.monotonic()
     log = get_run_logger()
-    stdout, _ = run_dvc(["repro", "-s", stage], root, log, what=f"stage '{stage}'", env=pipeline_env)
+    stdout, _ = run_dvc(["repro", "-s", stage], root, log.info, what=f"stage '{stage}'", env=pipeline_env)
     ran = f"Running stage '{stage}'" in stdout
     restored = not ran and "is cached" in stdout  # DVC checked out cached outputs: they may differ
     return {"stage": stage, "ran": ran, "restored": restored, "seconds": round(time.monotonic() - start, 1)}
@@ -296,7 +152,7 @@ def restore_outputs(root: Path, stage: str) -> None:
     versions `dvc.lock` records, so a failed run leaves the workspace as the last good run left it."""
     log = get_run_logger()
     try:
-        run_dvc(["checkout", stage], root, log, what=f"dvc checkout {stage}")
+        run_dvc(["checkout", stage], root, log.info, what=f"dvc checkout {stage}")
     except StageFailed as exc:  # best effort: never hide the stage's own error
         log.warning(f"could not restore the outputs of {stage}: {exc}")
 
@@ -376,21 +232,6 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - console e
     args = parser.parse_args(argv)
     stop_on_signals()
     retrain(repo=args.repo, lock_wait_s=args.lock_wait_s, ingest=not args.no_ingest)
-
-
-def _raise_interrupt(signum, frame) -> None:
-    for proc in list(_RUNNING):  # whichever thread waits on it, DVC stops now
-        stop_process_group(proc)
-    raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
-
-
-def stop_on_signals() -> None:
-    """SIGTERM and SIGHUP stop the flow like Ctrl-C: the running `dvc repro` is stopped (its process
-    group), the workspace lock released, and Prefect's ephemeral API server, a child process stopped
-    at interpreter exit, goes with it instead of being orphaned. (kill -9 cannot be caught: the DVC
-    child still gets SIGTERM from the kernel, see _DIE_WITH_PARENT.)"""
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(sig, _raise_interrupt)
 
 
 if __name__ == "__main__":

@@ -142,5 +142,6 @@ def make_repo(dest: Path, overrides: dict) -> Path:
 @pytest.fixture(scope="session")
 def tiny_repo(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     repo = make_repo(tmp_path_factory.mktemp("ganops") / "repo", TINY)
-    result = run([str(BIN / "dvc"), "repro"], repo, timeout=2400)  # a guard only: the whole DAG at toy size
+    # The whole DAG at toy size, as `make run` runs it: two stages at a time (timeout: a guard only).
+    result = run([str(BIN / "ganops"), "repro", "--jobs", "2"], repo, timeout=2400)
     return repo, result

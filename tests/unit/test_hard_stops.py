@@ -94,7 +94,7 @@ def test_stopping_the_flow_process_stops_the_dvc_stage_it_runs(tmp_path):
         import sys
         sys.path.insert(0, {str(REPO)!r})
         from pathlib import Path
-        from pipeline.retrain import run_dvc, stop_on_signals
+        from ganops.orchestration.dvc_cli import run_dvc, stop_on_signals
         stop_on_signals()
         try:
             run_dvc(["repro", "-s", "slow"], Path({str(tmp_path)!r}))

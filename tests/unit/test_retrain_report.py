@@ -220,11 +220,11 @@ def clean_pipeline_env(monkeypatch):
 
 
 def test_stage_environment_names_one_parent_run_per_flow_run(clean_pipeline_env):
+    from ganops.orchestration.dvc_cli import BIN, env_with_bin
     from ganops.tracking import lineage
-    from pipeline.retrain import BIN, _env
 
     clean_pipeline_env.setenv(lineage.PIPELINE_RUN_ENV, "an-outer-run")  # the flow's own key wins
-    env = _env(lineage.pipeline_env("0b5e-flow-run-id", "retrain dashing-lemur"))
+    env = env_with_bin(lineage.pipeline_env("0b5e-flow-run-id", "retrain dashing-lemur"))
     assert env["PATH"].startswith(f"{BIN}") and env["PYTHONUNBUFFERED"] == "1"
     for key, value in env.items():  # what a stage process started with it sees
         clean_pipeline_env.setenv(key, value)

@@ -25,6 +25,7 @@ from ganops.cli.common import (
     variant_config,
 )
 from ganops.cli.detect import detect_app
+from ganops.cli.repro import repro_app
 from ganops.cli.translate import translate_app
 from ganops.cli.video import video_app
 from ganops.core.artifacts import GENERATOR
@@ -269,6 +270,7 @@ def timings(params: Path = PARAMS) -> None:
 app.registered_commands += detect_app.registered_commands
 app.registered_commands += translate_app.registered_commands  # prepare-translation ... translate
 app.registered_commands += video_app.registered_commands  # prepare-video ... generate-video
+app.registered_commands += repro_app.registered_commands  # repro: parallel dvc repro (make run)
 
 
 def main() -> None:  # pragma: no cover - console entry

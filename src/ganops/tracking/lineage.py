@@ -18,6 +18,7 @@ FAILED) each time one of its stages ends, so its end time is that of the last st
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import socket
 import time
@@ -27,6 +28,8 @@ from pathlib import Path
 
 import mlflow
 from mlflow import MlflowClient
+
+from ganops.core.paths import repo_root
 
 PIPELINE_RUN_ENV = "GANOPS_PIPELINE_RUN"  # an opaque key shared by all stages of one execution
 PIPELINE_LABEL_ENV = "GANOPS_PIPELINE_LABEL"  # the parent run's name (optional)
@@ -126,9 +129,32 @@ def find_parent(client: MlflowClient, key: str, experiment_ids: list[str]) -> ml
     return found[0] if found else None
 
 
+@contextlib.contextmanager
+def _one_parent_creator() -> Iterator[None]:
+    """Stages of one execution that start at the same moment (`ganops repro --jobs 2`) take turns to
+    find-or-create its parent, so exactly one creates it: an exclusive `flock` on a file in `.dvc/tmp/`
+    (held for one search and at most one insert; the kernel drops it if the process dies)."""
+    dvc_dir = repo_root() / ".dvc"
+    if not dvc_dir.is_dir():  # a stage started by hand outside a DVC project: nothing runs beside it
+        yield
+        return
+    (dvc_dir / "tmp").mkdir(exist_ok=True)
+    with open(dvc_dir / "tmp" / "ganops-parent-run.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _find_or_create_parent(client: MlflowClient, experiment_id: str, execution: Execution, tags: dict) -> str:
-    if (found := find_parent(client, execution.key, [experiment_id])) is not None:
-        return found.info.run_id
+    with _one_parent_creator():
+        if (found := find_parent(client, execution.key, [experiment_id])) is not None:
+            return found.info.run_id
+        return _create_parent(client, experiment_id, execution, tags)
+
+
+def _create_parent(client: MlflowClient, experiment_id: str, execution: Execution, tags: dict) -> str:
     parent_tags = {
         KEY_TAG: execution.key,
         KIND_TAG: execution.kind,
