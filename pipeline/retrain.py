@@ -3,9 +3,10 @@
     python -m pipeline.retrain --repo .          # one run now (ephemeral Prefect API unless
                                                   # PREFECT_API_URL points at a server)
 
-DVC is the only definition of the DAG: the stage names come from `dvc stage list`, their order from
-`dvc dag` (ties kept in `dvc.yaml` order), and each is one task running `dvc repro -s STAGE`, so a
-stage whose inputs did not change is skipped by DVC itself. Every stage's MLflow run nests under one
+DVC is the only definition of the DAG: the stages and their edges come from `dvc dag --dot`, and each
+stage is one task running `dvc repro -s STAGE`, started once its upstream stages are done, `jobs` at a
+time (`ganops.orchestration.parallel`, the scheduler of `ganops repro`), so a stage whose inputs did not
+change is skipped by DVC itself. Every stage's MLflow run nests under one
 parent run per flow run, named for it and keyed by its id (`ganops.tracking.lineage.pipeline_env` in the
 environment of each `dvc repro -s`), as under one `dvc repro`. Promotion is each family's register
 stage's champion/challenger rule (`ganops.tracking.registry`); this flow only reads their decisions and
@@ -26,9 +27,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 
 from ganops.core.workspace_lock import workspace_lock
-from ganops.orchestration import dag
+from ganops.orchestration import dag, parallel
 from ganops.orchestration.dvc_cli import StageFailed, run_dvc, stop_on_signals
 from ganops.tracking import lineage
+from ganops.tracking.store import create_local_store
 from pipeline import report as report_lib
 from pipeline.ingest import has_files, ingest_incoming
 
@@ -39,10 +41,9 @@ def _retry_transient(task_, task_run, state) -> bool:
 
 
 @task(name="list-stages", cache_policy=NO_CACHE)
-def list_stages(root: Path) -> tuple[list[str], dict[str, set[str]]]:
-    """(every stage in DAG order, each stage's direct upstream stages), from `dvc dag --dot`."""
-    graph = dag.stage_graph(root)
-    return graph.order(), {name: set(up) for name, up in graph.upstream.items()}
+def list_stages(root: Path) -> dag.StageGraph:
+    """Every stage and its direct upstream stages, from `dvc dag --dot`."""
+    return dag.stage_graph(root)
 
 
 @task(name="dvc-status", cache_policy=NO_CACHE)
@@ -98,22 +99,18 @@ def ingest_task(root: Path) -> dict:
     retry_condition_fn=_retry_transient,
     cache_policy=NO_CACHE,
 )
-def reproduce_stage(
-    root: Path, stage: str, pipeline_env: dict[str, str] | None = None, known_up_to_date: bool = False
-) -> dict:
+def reproduce_stage(root: Path, stage: str, pipeline_env: dict[str, str] | None = None) -> parallel.StageResult:
     """`dvc repro -s STAGE`: runs the stage only if its deps/params changed (DVC decides).
 
     `pipeline_env` (`lineage.pipeline_env`): the stage's MLflow run nests under that execution's parent.
-    `known_up_to_date`: the flow's one `dvc status` found nothing changed for it or upstream; DVC is not asked.
     """
-    if known_up_to_date:
-        return {"stage": stage, "ran": False, "seconds": 0.0, "up_to_date": "dvc status"}
-    start = time.monotonic()
-    log = get_run_logger()
-    stdout, _ = run_dvc(["repro", "-s", stage], root, log.info, what=f"stage '{stage}'", env=pipeline_env)
-    ran = f"Running stage '{stage}'" in stdout
-    restored = not ran and "is cached" in stdout  # DVC checked out cached outputs: they may differ
-    return {"stage": stage, "ran": ran, "restored": restored, "seconds": round(time.monotonic() - start, 1)}
+    return parallel.reproduce_stage(root, stage, pipeline_env, log=get_run_logger().info)
+
+
+def _summary(result: parallel.StageResult) -> dict:
+    """A stage's line in the flow's result and report (its output is in the task's log)."""
+    return {"stage": result.stage, "ran": result.ran, "restored": result.restored, "seconds": round(result.seconds, 1),
+            **({"up_to_date": result.up_to_date} if result.up_to_date else {})}  # fmt: skip
 
 
 @task(name="registry-snapshot", cache_policy=NO_CACHE)
@@ -179,11 +176,12 @@ def pipeline_key_and_label() -> tuple[str, str, str]:
 
 
 @flow(name="retrain")
-def retrain(repo: str = ".", lock_wait_s: float = 0.0, ingest: bool = True) -> dict:
+def retrain(repo: str = ".", lock_wait_s: float = 0.0, ingest: bool = True, jobs: int = 2) -> dict:
     """Ingest `data/incoming/`, reproduce every DVC stage, promote only better models, report.
 
     `repo`: the workspace (a git + DVC checkout of ganops). `lock_wait_s`: how long to wait for
     another retrain run of the same workspace before failing. `ingest`: set False to skip ingestion.
+    `jobs`: independent stages reproduced at the same time (as `ganops repro --jobs`).
     """
     root = Path(repo).expanduser().resolve()
     if not (root / "dvc.yaml").is_file():
@@ -198,23 +196,26 @@ def retrain(repo: str = ".", lock_wait_s: float = 0.0, ingest: bool = True) -> d
         before = registry_snapshot(root)
         ingested: dict = {"ingested": [], "quarantined": [], "left": []}
         done: list[dict] = []
-        stages: list[str] = []
-        stage = None  # the stage being reproduced when something fails (None: ingest or listing)
+        failed = None  # the stage whose failure stopped the run (None: ingest, listing or promotion)
         try:
             if ingest:
                 ingested = ingest_task(root)
-            stages, upstream = list_stages(root)
-            changed, touched = changed_stages(root), set()
-            for stage in stages:
-                known_up_to_date = changed is not None and stage not in changed and not upstream[stage] & touched
-                done.append(reproduce_stage(root, stage, stage_env, known_up_to_date=known_up_to_date))
-                if done[-1]["ran"] or done[-1].get("restored"):
-                    touched.add(stage)  # its outputs may have changed: its downstream stages ask DVC
+            graph = list_stages(root)
+            create_local_store(root)  # before stages start together on a fresh workspace
+            try:
+                results = parallel.run_schedule(
+                    graph, changed_stages(root), lambda stage: reproduce_stage(root, stage, stage_env), jobs,
+                    echo=log.info, show_output=False,
+                )  # fmt: skip
+            except parallel.ReproFailed as exc:
+                done, failed = [_summary(r) for r in exc.done], exc.stage
+                raise exc.error from None
+            done = [_summary(r) for r in results]
         except Exception as exc:
-            if stage is not None and len(done) < len(stages):
-                restore_outputs(root, stage)
+            if failed is not None:
+                restore_outputs(root, failed)
             after, parent = report_lib.snapshot(root), report_lib.pipeline_run(root, key)
-            markdown = report_lib.failure_markdown(label, ingested, done, stage, str(exc), before, after, root, parent)
+            markdown = report_lib.failure_markdown(label, ingested, done, failed, str(exc), before, after, root, parent)
             report_lib.publish(markdown)
             raise
         after, parent = report_lib.snapshot(root), report_lib.pipeline_run(root, key)
@@ -229,9 +230,10 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - console e
     parser.add_argument("--repo", default=".")
     parser.add_argument("--lock-wait-s", type=float, default=0.0)
     parser.add_argument("--no-ingest", action="store_true")
+    parser.add_argument("--jobs", type=int, default=2, help="independent stages reproduced at the same time")
     args = parser.parse_args(argv)
     stop_on_signals()
-    retrain(repo=args.repo, lock_wait_s=args.lock_wait_s, ingest=not args.no_ingest)
+    retrain(repo=args.repo, lock_wait_s=args.lock_wait_s, ingest=not args.no_ingest, jobs=args.jobs)
 
 
 if __name__ == "__main__":

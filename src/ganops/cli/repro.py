@@ -21,18 +21,6 @@ def _label(root: Path) -> str:
     return f"dvc repro @ {found.stdout.strip() if found.returncode == 0 else 'unknown'}"
 
 
-def _create_store(root: Path) -> None:
-    """Create the repo's SQLite MLflow store (tables, migrations) once, before stages start: stages
-    that start together on a fresh checkout would otherwise each run its schema migrations."""
-    from mlflow import MlflowClient
-
-    from ganops.core import paths
-
-    uri = paths.tracking_uri(root)
-    if uri.startswith("sqlite:///"):
-        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
-
-
 @repro_app.command()
 def repro(
     targets: list[str] = typer.Argument(None, help="stages to bring up to date (default: all) with their upstream"),
@@ -47,6 +35,7 @@ def repro(
     from ganops.orchestration.dvc_cli import StageFailed, stop_on_signals
     from ganops.orchestration.parallel import ReproFailed, reproduce
     from ganops.tracking.lineage import pipeline_env
+    from ganops.tracking.store import create_local_store
 
     root = repo.expanduser().resolve()
     if not (root / "dvc.yaml").is_file():
@@ -54,7 +43,7 @@ def repro(
             f"{root} has no dvc.yaml: run it in a ganops checkout or pass --repo", param_hint="--repo"
         )
     os.chdir(root)  # as if started there: the store's default locations and DVC's paths are the checkout's
-    _create_store(root)
+    create_local_store(root)
     env = pipeline_env(f"repro:{uuid.uuid4().hex}", _label(root), kind="dvc repro")
     env = {k: v for k, v in env.items() if k not in os.environ}  # an outer driver (a flow run) keeps its parent
     stop_on_signals()

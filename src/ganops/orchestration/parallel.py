@@ -15,6 +15,7 @@ running finish (their outputs are recorded) and the failure is raised with that 
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -22,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ganops.orchestration.dag import StageGraph, changed_stages, stage_graph
-from ganops.orchestration.dvc_cli import StageFailed, run_dvc
+from ganops.orchestration.dvc_cli import run_dvc
 
 
 @dataclass(frozen=True)
@@ -38,16 +39,20 @@ class StageResult:
 class ReproFailed(RuntimeError):
     """A stage failed: which one, what finished before, and what was never started."""
 
-    def __init__(self, stage: str, error: StageFailed, done: list[StageResult], not_started: list[str]):
+    def __init__(self, stage: str, error: Exception, done: list[StageResult], not_started: list[str]):
         left = f"; not started: {', '.join(not_started)}" if not_started else ""
         super().__init__(f"{error}{left}")
         self.stage, self.error, self.done, self.not_started = stage, error, done, not_started
 
 
-def reproduce_stage(root: Path, stage: str, env: dict[str, str] | None = None) -> StageResult:
-    """`dvc repro -s STAGE` (waiting for DVC's repo lock while another call holds it)."""
+def reproduce_stage(
+    root: Path, stage: str, env: dict[str, str] | None = None, log: Callable[[str], None] | None = None
+) -> StageResult:
+    """`dvc repro -s STAGE` (waiting for DVC's repo lock while another call holds it); `log` gets each
+    output line as it comes."""
     start = time.monotonic()
-    stdout, stderr = run_dvc(["--wait-for-lock", "repro", "-s", stage], root, what=f"stage '{stage}'", env=env)
+    args = ["--wait-for-lock", "repro", "-s", stage]
+    stdout, stderr = run_dvc(args, root, log, what=f"stage '{stage}'", env=env)
     ran = f"Running stage '{stage}'" in stdout
     unchanged = f"Stage '{stage}' didn't change" in stdout  # else DVC ran it or put outputs back from its cache
     result = StageResult(stage, ran, time.monotonic() - start, stdout + stderr, "dvc repro" if unchanged else "")
@@ -89,12 +94,28 @@ def reproduce(
     `env`: added to each stage's environment (e.g. `lineage.pipeline_env`: one parent MLflow run).
     Returns the stages in the order they ended; raises ReproFailed after the running ones end.
     """
+    return run_schedule(
+        stage_graph(root), changed_stages(root), lambda stage: reproduce_stage(root, stage, env), jobs, targets, echo
+    )
+
+
+def run_schedule(
+    graph: StageGraph,
+    changed: set[str] | None,
+    run_stage: Callable[[str], StageResult],
+    jobs: int = 2,
+    targets: list[str] | None = None,
+    echo: Callable[[str], None] = print,
+    show_output: bool = True,
+) -> list[StageResult]:
+    """The scheduler under `reproduce`: `run_stage(name)` in worker threads, each started in a copy of
+    the caller's context (a Prefect flow run's tasks then belong to it); `changed`: what `dvc status`
+    listed (None: ask DVC about every stage). `show_output`: echo each stage's output when it ends."""
     if jobs < 1:
-        raise ValueError(f"--jobs {jobs}: give 1 or more stages to run at a time")
-    graph = stage_graph(root)
-    schedule = _Schedule(graph, graph.closure(targets) if targets else set(graph.names), changed_stages(root))
+        raise ValueError(f"jobs = {jobs}: give 1 or more stages to run at a time")
+    schedule = _Schedule(graph, graph.closure(targets) if targets else set(graph.names), changed)
     running: dict[Future, str] = {}
-    failed: tuple[str, StageFailed] | None = None
+    failed: tuple[str, Exception] | None = None
     ended: list[StageResult] = []
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="dvc-repro") as pool:
         while schedule.pending or running:
@@ -105,7 +126,7 @@ def reproduce(
                     ended.append(schedule.done[name])
             for name in schedule.ready()[: jobs - len(running)] if failed is None else []:
                 schedule.pending.remove(name)
-                running[pool.submit(reproduce_stage, root, name, env)] = name
+                running[pool.submit(contextvars.copy_context().run, run_stage, name)] = name
                 others = sorted(n for n in running.values() if n != name)
                 echo(f"started {name}" + (f" (also running: {', '.join(others)})" if others else ""))
             if not running:
@@ -115,15 +136,15 @@ def reproduce(
                 name = running.pop(future)
                 try:
                     result = future.result()
-                except StageFailed as exc:
+                except Exception as exc:  # StageFailed, or whatever stopped the caller's run_stage
                     failed = failed or (name, exc)
-                    if exc.output.strip():
+                    if show_output and getattr(exc, "output", "").strip():
                         echo(exc.output.rstrip())
                     echo(f"FAILED: {name}")
                     continue
                 schedule.finish(result)
                 ended.append(result)
-                if result.output.strip():
+                if show_output and result.output.strip():
                     echo(result.output.rstrip())
                 state = "done" if result.ran else "restored from the DVC cache" if result.restored else "up to date"
                 echo(f"{state}: {name} ({result.seconds:.1f} s)")

@@ -78,3 +78,13 @@ def model_training_url(experiment_id: str | None, host: str = UI_HOST, port: int
     """The experiment's page in the MLflow UI's model-training view (not the GenAI traces view)."""
     base = f"http://{host}:{port}/#/experiments"
     return f"{base}/{experiment_id}/runs?workflowType=machine_learning" if experiment_id else f"{base}"
+
+
+def create_local_store(root: Path) -> None:
+    """Create the repo's SQLite store (tables, schema migrations) now if it is the store in use: stages
+    that start at the same moment on a fresh checkout (`ganops repro --jobs 2`) would each migrate it."""
+    from mlflow import MlflowClient
+
+    uri = paths.tracking_uri(root)
+    if uri.startswith("sqlite:///"):
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
