@@ -1,4 +1,5 @@
-"""Ingest: move validated images from `data/incoming/` into the DVC-tracked `data/raw/`.
+"""Ingest: move validated images from `data/incoming/` into the DVC-tracked `data/raw/` (and a translation
+source's two domains from `data/incoming_translation/{A,B}/` into `data/raw_translation/{A,B}/`: `ROUTES`).
 
 Each file gets the same checks as a `folder:` source (`ganops.data.images.read_image`: pixel budget
 from the header, Pillow verify + full decode, known image extension) plus the layout `prepare` reads
@@ -33,6 +34,29 @@ from ganops.data.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, display_nam
 
 LEDGER = ".ingested.json"
 REASON_SUFFIX = ".reason.txt"
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where one kind of new image arrives, where it goes, and which folder `dvc add` versions."""
+
+    incoming: str
+    raw: str
+    quarantine: str
+    dvc_folder: str
+
+
+# The image family's class folders, and the two domains of a `folder:` translation source
+# (translation.source: folder:data/raw_translation/A,folder:data/raw_translation/B; paired when names match).
+ROUTES = (
+    Route("data/incoming", "data/raw", "data/quarantine", "data/raw"),
+    Route(
+        "data/incoming_translation/A", "data/raw_translation/A", "data/quarantine_translation/A", "data/raw_translation"
+    ),
+    Route(
+        "data/incoming_translation/B", "data/raw_translation/B", "data/quarantine_translation/B", "data/raw_translation"
+    ),
+)
 
 
 @dataclass

@@ -32,7 +32,7 @@ from ganops.orchestration.dvc_cli import StageFailed, run_dvc, stop_on_signals
 from ganops.tracking import lineage
 from ganops.tracking.store import create_local_store
 from pipeline import report as report_lib
-from pipeline.ingest import has_files, ingest_incoming
+from pipeline.ingest import ROUTES, has_files, ingest_incoming
 
 
 def _retry_transient(task_, task_run, state) -> bool:
@@ -68,9 +68,10 @@ def hand_over_to_dvc(root: Path, folder: str) -> None:
 
 @task(name="ingest", cache_policy=NO_CACHE)
 def ingest_task(root: Path) -> dict:
-    """Validate and move `data/incoming/*` into `data/raw/`, then `dvc add data/raw`.
+    """Validate and move `data/incoming/*` into `data/raw/` (and `data/incoming_translation/{A,B}/*` into
+    `data/raw_translation/{A,B}/`: `ingest.ROUTES`), then `dvc add` each raw folder.
 
-    `dvc add` runs whenever `data/raw` holds files (a no-op when nothing changed), so `data/raw.dvc`
+    `dvc add` runs whenever a raw folder holds files (a no-op when nothing changed), so its `.dvc` file
     also catches up after an earlier run that moved files but failed before adding them.
     """
     from ganops.config.params import ConfigError, DataConfig, load_params
@@ -81,14 +82,19 @@ def ingest_task(root: Path) -> dict:
     except ConfigError as exc:  # the stage that reads the bad key fails with its own words later
         log.warning(f"params.yaml does not validate ({exc}); ingest uses the default pixel budget")
         max_pixels = DataConfig().max_pixels
-    result = ingest_incoming(root, max_pixels=max_pixels)
-    for item in result.quarantined:
-        log.warning(f"quarantined {item['source']} -> {item['dest']}: {item['reason']}")
-    if has_files(root / "data/raw"):
-        hand_over_to_dvc(root, "data/raw")
-        run_dvc(["add", "data/raw"], root, log.info, what="dvc add data/raw")
-    log.info(f"ingested {len(result.ingested)} file(s), quarantined {len(result.quarantined)}")
-    return {"ingested": result.ingested, "quarantined": result.quarantined, "left": result.left}
+    summary: dict[str, list] = {"ingested": [], "quarantined": [], "left": []}
+    for route in ROUTES:
+        result = ingest_incoming(root, route.incoming, route.raw, route.quarantine, max_pixels=max_pixels)
+        for item in result.quarantined:
+            log.warning(f"quarantined {item['source']} -> {item['dest']}: {item['reason']}")
+        for key in summary:
+            summary[key] += getattr(result, key)
+    for folder in dict.fromkeys(route.dvc_folder for route in ROUTES):
+        if has_files(root / folder):
+            hand_over_to_dvc(root, folder)
+            run_dvc(["add", folder], root, log.info, what=f"dvc add {folder}")
+    log.info(f"ingested {len(summary['ingested'])} file(s), quarantined {len(summary['quarantined'])}")
+    return summary
 
 
 @task(

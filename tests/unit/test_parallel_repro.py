@@ -131,10 +131,12 @@ def test_the_cli_runs_the_pipeline_and_says_when_it_is_up_to_date(dvc_repo):
     assert "not started (their upstream did not finish): left, right, join" in failed.stderr
 
 
-def test_stage_graph_orders_by_dvc_yaml_and_ranks_the_longest_path_first():
-    dot = 'strict digraph {\n"a";\n"b";\n"c";\n"d";\n"a" -> "b";\n"b" -> "c";\n"a" -> "d";\n}\n'
+def test_stage_graph_orders_by_dvc_yaml_ranks_the_longest_path_first_and_skips_dvc_files():
+    nodes = '"data/raw.dvc";\n"a";\n"b";\n"c";\n"d";\n'
+    edges = '"data/raw.dvc" -> "a";\n"a" -> "b";\n"b" -> "c";\n"a" -> "d";\n'
+    dot = "strict digraph {\n" + nodes + edges + "}\n"
     graph = StageGraph.from_dot(dot)
-    assert graph.order() == ["a", "b", "c", "d"]
+    assert graph.order() == ["a", "b", "c", "d"]  # data/raw.dvc (a `dvc add`ed folder) is not a stage
     assert graph.upstream["c"] == {"b"} and graph.upstream["a"] == set()
     assert [graph.depth(n) for n in "abcd"] == [3, 2, 1, 1]
     assert graph.closure(["c"]) == {"a", "b", "c"}

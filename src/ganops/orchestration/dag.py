@@ -23,9 +23,13 @@ class StageGraph:
 
     @classmethod
     def from_dot(cls, dot: str) -> StageGraph:
-        """Parse `dvc dag --dot`: its node lines list every stage in `dvc.yaml` order, then its edges."""
-        edges = _EDGE.findall(dot)
-        names = list(dict.fromkeys([*_NODE.findall(dot), *(n for edge in edges for n in edge)]))
+        """Parse `dvc dag --dot`: its node lines list every stage in `dvc.yaml` order, then its edges.
+
+        `.dvc` files (data that `dvc add` versions) are nodes too; they have no command to reproduce and
+        are left out, as `dvc stage list` leaves them out."""
+        edges = [(a, b) for a, b in _EDGE.findall(dot) if not a.endswith(".dvc") and not b.endswith(".dvc")]
+        nodes = [n for n in _NODE.findall(dot) if not n.endswith(".dvc")]
+        names = list(dict.fromkeys([*nodes, *(n for edge in edges for n in edge)]))
         return cls(tuple(names), {n: frozenset(a for a, b in edges if b == n) for n in names})
 
     def order(self) -> list[str]:
