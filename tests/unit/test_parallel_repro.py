@@ -138,5 +138,5 @@ def test_stage_graph_orders_by_dvc_yaml_ranks_the_longest_path_first_and_skips_d
     graph = StageGraph.from_dot(dot)
     assert graph.order() == ["a", "b", "c", "d"]  # data/raw.dvc (a `dvc add`ed folder) is not a stage
     assert graph.upstream["c"] == {"b"} and graph.upstream["a"] == set()
-    assert [graph.depth(n) for n in "abcd"] == [3, 2, 1, 1]
+    assert [graph.depth[n] for n in "abcd"] == [3, 2, 1, 1]
     assert graph.closure(["c"]) == {"a", "b", "c"}

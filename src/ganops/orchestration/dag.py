@@ -48,17 +48,14 @@ class StageGraph:
     def downstream(self) -> dict[str, frozenset[str]]:
         return {n: frozenset(b for b in self.names if n in self.upstream[b]) for n in self.names}
 
-    def depth(self, stage: str) -> int:
-        """Stages on the longest path from `stage` to the end of the pipeline (itself included): a
+    @cached_property
+    def depth(self) -> dict[str, int]:
+        """Stages on the longest path from each stage to the end of the pipeline (itself included): a
         scheduler that starts the deepest ready stage first keeps the critical path moving."""
-        memo: dict[str, int] = {}
-
-        def visit(name: str) -> int:
-            if name not in memo:
-                memo[name] = 1 + max((visit(b) for b in self.downstream[name]), default=0)
-            return memo[name]
-
-        return visit(stage)
+        depth: dict[str, int] = {}
+        for name in reversed(self.order()):  # every downstream stage comes later in the order
+            depth[name] = 1 + max((depth[b] for b in self.downstream[name]), default=0)
+        return depth
 
     def closure(self, targets: list[str]) -> set[str]:
         """`targets` and every stage upstream of them."""

@@ -19,7 +19,7 @@ import contextvars
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from ganops.orchestration.dag import StageGraph, changed_stages, stage_graph
@@ -55,8 +55,10 @@ def reproduce_stage(
     stdout, stderr = run_dvc(args, root, log, what=f"stage '{stage}'", env=env)
     ran = f"Running stage '{stage}'" in stdout
     unchanged = f"Stage '{stage}' didn't change" in stdout  # else DVC ran it or put outputs back from its cache
-    result = StageResult(stage, ran, time.monotonic() - start, stdout + stderr, "dvc repro" if unchanged else "")
-    return replace(result, restored=not ran and not unchanged)
+    seconds = time.monotonic() - start
+    return StageResult(
+        stage, ran, seconds, stdout + stderr, "dvc repro" if unchanged else "", not ran and not unchanged
+    )
 
 
 class _Schedule:
@@ -67,11 +69,11 @@ class _Schedule:
         self.pending = [n for n in graph.order() if n in wanted]
         self.upstream = {n: graph.upstream[n] & wanted for n in self.pending}
         self.done: dict[str, StageResult] = {}
-        self.touched: set[str] = set()  # stages that ran: their downstream stages must ask DVC
+        self.touched: set[str] = set()  # stages that ran or were restored: their downstream stages ask DVC
 
     def ready(self) -> list[str]:
         ready = [n for n in self.pending if self.upstream[n] <= self.done.keys()]
-        return sorted(ready, key=lambda n: -self.graph.depth(n))  # stable: ties keep dvc.yaml order
+        return sorted(ready, key=lambda n: -self.graph.depth[n])  # stable: ties keep dvc.yaml order
 
     def known_up_to_date(self, stage: str) -> bool:
         return self.changed is not None and stage not in self.changed and not self.upstream[stage] & self.touched
