@@ -2,19 +2,35 @@
 
 dvc.lock is plain YAML that grows with the DAG (~84 KB for the default pipeline) and a stage asks it more
 than once, so it is parsed once per file version (path, mtime, size), with the C loader (core.yaml_io).
+
+DVC rewrites dvc.lock in place (open "w+", then many small writes), so a stage that reads it while
+another DVC process records a finished stage (`ganops repro --jobs 2`, the retrain flow) can see half a
+file. DVC itself writes it only while holding its repo lock, `.dvc/tmp/lock` (an exclusive `flock`
+taken by zc.lockfile; released while a stage command runs), so we read it under a *shared* flock on
+that same file: never during a write, and DVC waits for us (it retries with `--wait-for-lock`) for the
+milliseconds a read takes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
+from ganops.core.flock import LockTimeout, flocked
 from ganops.core.yaml_io import read_yaml
+
+DVC_REPO_LOCK = Path(".dvc/tmp/lock")  # DVC's own repo lock (dvc/lock.py: zc.lockfile on this path)
+READ_WAIT_S = 300.0  # DVC holds its lock for seconds (hashing outputs); longer means something is stuck
+
+
+class LockFileBusy(RuntimeError):
+    """dvc.lock stayed locked by a DVC process for longer than a read would wait."""
 
 
 @lru_cache(maxsize=8)
-def _out_md5s(path: str, _mtime_ns: int, _size: int) -> dict[str, str]:
-    stages = (read_yaml(Path(path).read_text()) or {}).get("stages") or {}
+def _out_md5s(text: str) -> dict[str, str]:
+    stages = (read_yaml(text) or {}).get("stages") or {}
     return {
         entry["path"]: entry["md5"]
         for stage in stages.values()
@@ -23,12 +39,41 @@ def _out_md5s(path: str, _mtime_ns: int, _size: int) -> dict[str, str]:
     }
 
 
-def locked_md5(root: Path, out: str) -> str | None:
-    """The md5 dvc.lock records for the output `out` (a folder or file path, relative to `root`), whichever
-    stage made it; None before the first lock is written or when no stage has that output."""
+@lru_cache(maxsize=8)
+def _read_version(path: str, _mtime_ns: int, _size: int) -> str:
+    return Path(path).read_text()
+
+
+def lock_file_text(root: Path, on_wait: Callable[[], None] | None = None) -> str | None:
+    """dvc.lock's text under `root` as DVC last wrote it whole, or None before the first one is written.
+
+    Waits (up to READ_WAIT_S) while a DVC process holds the repo lock; `on_wait` is called once if it does.
+    """
     lock = Path(root) / "dvc.lock"
+    repo_lock = Path(root) / DVC_REPO_LOCK
+    if not repo_lock.parent.is_dir():  # not a DVC project (a stage started by hand): nothing writes beside us
+        return _stat_and_read(lock)
+    with open(repo_lock, "a") as handle:
+        try:
+            with flocked(handle, shared=True, wait_s=READ_WAIT_S, on_wait=on_wait):
+                return _stat_and_read(lock)
+        except LockTimeout as exc:
+            raise LockFileBusy(
+                f"{lock} could not be read: a DVC process has held {repo_lock} for {exc.waited:.0f}s. "
+                "Wait for it to finish (or stop it) and run the stage again"
+            ) from None
+
+
+def _stat_and_read(lock: Path) -> str | None:
     try:
         stat = lock.stat()
     except FileNotFoundError:
         return None
-    return _out_md5s(str(lock), stat.st_mtime_ns, stat.st_size).get(out)
+    return _read_version(str(lock), stat.st_mtime_ns, stat.st_size)
+
+
+def locked_md5(root: Path, out: str) -> str | None:
+    """The md5 dvc.lock records for the output `out` (a folder or file path, relative to `root`), whichever
+    stage made it; None before the first lock is written or when no stage has that output."""
+    text = lock_file_text(root)
+    return None if text is None else _out_md5s(text).get(out)

@@ -11,14 +11,14 @@ process dies, so a crashed run never leaves a stale lock behind.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import socket
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+
+from ganops.core.flock import LockTimeout, flocked
 
 LOCK_FILE = Path(".dvc/tmp/ganops-retrain.lock")  # git-ignored by DVC's own .dvc/.gitignore
 
@@ -56,24 +56,14 @@ def workspace_lock(
     """
     path = Path(root) / LOCK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    start = time.monotonic()
-    with open(path, "a+") as handle:
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if on_wait is not None:
-                    on_wait()
-                    on_wait = None
-                waited = time.monotonic() - start
-                if waited >= wait_s:
-                    raise WorkspaceLocked(
-                        f"another run holds the workspace lock on {root} ({_holder(handle)}); waited "
-                        f"{waited:.0f}s (limit {wait_s:g}s). Try again when it ends{hint}"
-                    ) from None
-                time.sleep(min(poll_s, max(wait_s - waited, 0.01)))
-        waited = time.monotonic() - start
+    with open(path, "a+") as handle, contextlib.ExitStack() as held:
+        try:
+            waited = held.enter_context(flocked(handle, wait_s=wait_s, poll_s=poll_s, on_wait=on_wait))
+        except LockTimeout as exc:
+            raise WorkspaceLocked(
+                f"another run holds the workspace lock on {root} ({_holder(handle)}); waited "
+                f"{exc.waited:.0f}s (limit {wait_s:g}s). Try again when it ends{hint}"
+            ) from None
         try:
             info = {
                 "pid": os.getpid(),
@@ -90,4 +80,3 @@ def workspace_lock(
             handle.seek(0)
             handle.truncate()
             handle.flush()
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -18,7 +18,6 @@ FAILED) each time one of its stages ends, so its end time is that of the last st
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import socket
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 import mlflow
 from mlflow import MlflowClient
 
+from ganops.core.flock import flocked
 from ganops.core.paths import repo_root
 
 PIPELINE_RUN_ENV = "GANOPS_PIPELINE_RUN"  # an opaque key shared by all stages of one execution
@@ -139,12 +139,8 @@ def _one_parent_creator() -> Iterator[None]:
         yield
         return
     (dvc_dir / "tmp").mkdir(exist_ok=True)
-    with open(dvc_dir / "tmp" / "ganops-parent-run.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with open(dvc_dir / "tmp" / "ganops-parent-run.lock", "a") as handle, flocked(handle):
+        yield
 
 
 def _find_or_create_parent(client: MlflowClient, experiment_id: str, execution: Execution, tags: dict) -> str:
