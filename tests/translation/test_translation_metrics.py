@@ -75,3 +75,19 @@ def test_collapse_check():
     assert collapsed[DISTINCT_OUTPUT_SHARE] == pytest.approx(1 / 30) and collapsed[SPREAD_RATIO] == 0
     halved = collapse_check(inputs, np.repeat(inputs, 3, axis=1) * 0.5)  # gray → colour, half the contrast
     assert halved[SPREAD_RATIO] == pytest.approx(0.5, rel=1e-5)
+
+
+def test_the_probe_slice_holds_every_class_of_a_class_sorted_split():
+    """The prepared splits are sorted by class: the probe's images must not be the first few classes."""
+    import torch
+
+    from ganops.translation.evaluation import TranslationProbe
+    from ganops.translation.pairs import DomainPair
+
+    labels = np.repeat(np.arange(10), 30)  # (300,) sorted, as prepare writes them
+    images = np.zeros((300, 1, 8, 8), np.float32)
+    held_out = DomainPair(images, images, labels, labels, paired=True)
+    probe = TranslationProbe(torch.nn.Identity(), held_out, num_images=50, seed=3)
+    assert np.bincount(probe.labels, minlength=10).tolist() == [5] * 10
+    again = TranslationProbe(torch.nn.Identity(), held_out, num_images=50, seed=3)
+    assert np.array_equal(probe.labels, again.labels) and len(probe.b) == 50

@@ -42,7 +42,7 @@ def run(cfg: Params, variant: str, data: Path, evaluator: Path, out: Path, check
     train = load_translation_split(data, TRAIN_VIEW[vcfg.family])
     probe = TranslationProbe(
         load_evaluator(evaluator, device=device), load_translation_split(data, "detector_train"),
-        cfg.translation.probe_num_images, device,
+        cfg.translation.probe_num_images, cfg.seed, device,
     )  # fmt: skip
     params_used = {
         "seed": cfg.seed,

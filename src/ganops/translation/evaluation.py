@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ganops.data.dataset import cap_indices
 from ganops.evaluation.metrics import compute_features, fid_from_features, kid_from_features
 from ganops.translation import metrics as M
 from ganops.translation.pairs import DomainPair
@@ -125,11 +126,15 @@ class TranslationProbe:
     Touches no global RNG: the generator runs in eval mode under no_grad, the classifier is deterministic.
     """
 
-    def __init__(self, net: nn.Module, held_out: DomainPair, num_images: int, device: str = "cpu") -> None:
-        count = min(num_images, len(held_out.a))
+    def __init__(self, net: nn.Module, held_out: DomainPair, num_images: int, seed: int, device: str = "cpu") -> None:
+        # A seeded, class-stratified slice: the prepared splits are sorted by class, so their first
+        # `num_images` held only the first few digits (300 images: classes 0-2), and the probe scored
+        # checkpoints far above what the test split then measured.
+        pick_a = cap_indices(held_out.labels_a, min(num_images, len(held_out.a)), seed)
+        pick_b = cap_indices(held_out.labels_b, min(num_images, len(held_out.b)), seed)
         self.net, self.device = net, device
-        self.a, self.labels = held_out.a[:count], held_out.labels_a[:count]
-        self.b = held_out.b[: min(num_images, len(held_out.b))]
+        self.a, self.labels = held_out.a[pick_a], held_out.labels_a[pick_a]
+        self.b = held_out.b[pick_b]
         self.labelled = bool((self.labels >= 0).all())
         self.key = PROBE_KEY if self.labelled else PROBE_FID_KEY
         self._features_b = None if self.labelled else compute_features(net, self.b)[0]
