@@ -7,10 +7,9 @@ DVC rewrites dvc.lock in place (open "w+", then many small writes), so a stage t
 another DVC process records a finished stage (`ganops repro --jobs 2`, the retrain flow) can see half a
 file. DVC itself writes it only while holding its repo lock, `.dvc/tmp/lock` (an exclusive `flock`
 taken by zc.lockfile; released while a stage command runs), so we read it under a *shared* flock on
-that same file: never during a write, and DVC waits for us (it retries for seconds, forever with
-`--wait-for-lock`) for the
-milliseconds a read takes. (With `core.hardlink_lock: true`, DVC's NFS mode, its lock is a link, not a
-flock: there a read can still meet a write in progress.)
+that same file: never during a write, and DVC waits the milliseconds a read takes (it retries for
+seconds, forever with `--wait-for-lock`). With `core.hardlink_lock: true` (DVC's NFS mode) its lock is
+a link, not a flock: there a read can still meet a write in progress.
 """
 
 from __future__ import annotations
