@@ -1,5 +1,6 @@
 """A real DVC repo in a temp copy of this checkout, reproduced once per test session with tiny params."""
 
+import json
 import os
 import re
 import shutil
@@ -147,3 +148,38 @@ def tiny_repo(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     # two test workers the CPU is busy already, and its one `dvc repro -s` per stage would only add start-ups.
     result = run([str(BIN / "dvc"), "repro"], repo, timeout=2400)
     return repo, result
+
+
+def assert_candidates_and_champion(
+    repo: Path, *, family: str, kind: str, weights: dict[str, Path], metrics_dir: str, primary: str,
+    config_param: str, model_name: str, decision: str,
+) -> dict:  # fmt: skip
+    """Every variant of one family (weights: {variant: weights file}) is a LoggedModel named `KIND-VARIANT`
+    (matched by the sha256 of its weights) created by its `train_FAMILY` run, with its variant config as params and
+    the `primary` metric logged by its own `evaluate_FAMILY` run, equal to `metrics_dir/VARIANT.json`; the registered
+    champion points at the chosen variant's LoggedModel and says why. Returns {variant: LoggedModel}."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from ganops.data.dataset import file_sha256
+
+    mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name("ganops")
+    sha = {f"{kind}-{v}": file_sha256(path) for v, path in weights.items()}
+    found = mlflow.search_logged_models([experiment.experiment_id], output_format="list")
+    by_name = {m.name: m for m in found if m.name in sha and m.tags["weights_sha256"] == sha[m.name]}
+    models = {v: by_name[f"{kind}-{v}"] for v in weights}
+    for variant, model in models.items():
+        metrics = {m.key: m for m in model.metrics}
+        written = json.loads((repo / metrics_dir / f"{variant}.json").read_text())
+        assert metrics[primary].value == pytest.approx(written[primary]) and "best_step" in metrics, variant
+        assert client.get_run(metrics[primary].run_id).info.run_name == f"evaluate_{family}/{variant}"
+        assert model.params[config_param] == variant and model.tags["ganops.kind"] == kind
+        assert client.get_run(model.source_run_id).info.run_name == f"train_{family}/{variant}"
+    champion = client.get_model_version_by_alias(model_name, "champion")
+    chosen = json.loads((repo / decision).read_text())["variant"]
+    assert champion.source == f"models:/{models[chosen].model_id}"
+    assert f"`{chosen}`" in champion.description and primary in champion.description
+    assert primary in champion.tags and client.get_registered_model(model_name).description
+    return models

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import BIN, run, stages_run, upstream
+from conftest import BIN, assert_candidates_and_champion, run, stages_run, upstream
 
 pytestmark = pytest.mark.integration
 
@@ -50,35 +50,19 @@ def test_translation_stages_need_only_each_other_and_wrote_their_outputs(transla
 
 
 def test_each_translator_is_a_logged_model_with_its_params_and_own_metrics(translation_repo):
-    import mlflow
-    from mlflow import MlflowClient
-
-    from ganops.data.dataset import file_sha256
-
     repo, _ = translation_repo
-    mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
-    client = MlflowClient()
-    experiment = client.get_experiment_by_name("ganops")
-    weights = {f"translator-{v}": repo / f"models/translation/{v}/translator.pt" for v in ("pix2pix", "cyclegan")}
-    found = mlflow.search_logged_models([experiment.experiment_id], output_format="list")
-    models = {
-        m.name: m for m in found if m.name in weights and m.tags["weights_sha256"] == file_sha256(weights[m.name])
-    }
-    for variant in ("pix2pix", "cyclegan"):
-        model = models[f"translator-{variant}"]
-        metrics = {m.key: m for m in model.metrics}
+    models = assert_candidates_and_champion(
+        repo, family="translator", kind="translator", primary="label_preservation",
+        weights={v: repo / f"models/translation/{v}/translator.pt" for v in ("pix2pix", "cyclegan")},
+        metrics_dir="metrics/translation", config_param="variant.family", model_name="ganops-translator",
+        decision="models/translator_registered.json",
+    )  # fmt: skip
+    for variant, model in models.items():
         written = json.loads((repo / f"metrics/translation/{variant}.json").read_text())
-        assert metrics["label_preservation"].value == pytest.approx(written["label_preservation"]), variant
-        assert metrics["fid_domain_b"].value == pytest.approx(written["fid_domain_b"]) and "best_step" in metrics
-        assert client.get_run(metrics["label_preservation"].run_id).info.run_name == f"evaluate_translator/{variant}"
-        assert model.params["variant.family"] == variant and model.tags["ganops.kind"] == "translator"
-        assert client.get_run(model.source_run_id).info.run_name == f"train_translator/{variant}"
-    champion = client.get_model_version_by_alias("ganops-translator", "champion")
+        fid = next(m for m in model.metrics if m.key == "fid_domain_b")
+        assert fid.value == pytest.approx(written["fid_domain_b"]), variant
     chosen = json.loads((repo / "models/translator_registered.json").read_text())["variant"]
-    assert champion.source == f"models:/{models[f'translator-{chosen}'].model_id}"
-    assert f"`{chosen}`" in champion.description and "label_preservation" in champion.description
-    assert "label_preservation" in champion.tags and client.get_registered_model("ganops-translator").description
-    model_dir = repo / "mlartifacts/ganops/models" / models[f"translator-{chosen}"].model_id / "artifacts"
+    model_dir = repo / "mlartifacts/ganops/models" / models[chosen].model_id / "artifacts"
     signature = yaml.safe_load((model_dir / "MLmodel").read_text())["signature"]
     assert '"direction"' in signature["params"] and (model_dir / "input_example.json").is_file()
     assert (model_dir / "requirements.txt").read_text().splitlines()[0] == "torch==2.13.0"

@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import BIN, run, stages_run, upstream
+from conftest import BIN, assert_candidates_and_champion, run, stages_run, upstream
 
 STAGES = ["register_video", "detect_video"]
 VIDEO_STAGES = {"prepare_video", "train_video_evaluator", "evaluate_video_reference", "train_video@mocogan",
@@ -50,34 +50,15 @@ def test_video_stages_need_only_each_other_and_wrote_their_outputs(video_repo):
 
 
 def test_each_video_generator_is_a_logged_model_with_its_params_and_own_metrics(video_repo):
-    import mlflow
-    from mlflow import MlflowClient
-
-    from ganops.data.dataset import file_sha256
-
     repo, _ = video_repo
-    mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
-    client = MlflowClient()
-    experiment = client.get_experiment_by_name("ganops")
-    weights = {f"video_generator-{v}": repo / f"models/video/{v}/generator.pt" for v in ("mocogan", "vgan")}
-    found = mlflow.search_logged_models([experiment.experiment_id], output_format="list")
-    models = {
-        m.name: m for m in found if m.name in weights and m.tags["weights_sha256"] == file_sha256(weights[m.name])
-    }
-    for variant in ("mocogan", "vgan"):
-        model = models[f"video_generator-{variant}"]
-        metrics = {m.key: m for m in model.metrics}
-        written = json.loads((repo / f"metrics/video/{variant}.json").read_text())
-        assert metrics["fvd_domain"].value == pytest.approx(written["fvd_domain"]) and "best_step" in metrics
-        assert client.get_run(metrics["fvd_domain"].run_id).info.run_name == f"evaluate_video/{variant}"
-        assert model.params["variant.arch"] == variant and model.tags["ganops.kind"] == "video_generator"
-        assert client.get_run(model.source_run_id).info.run_name == f"train_video/{variant}"
-    champion = client.get_model_version_by_alias("ganops-video-generator", "champion")
+    models = assert_candidates_and_champion(
+        repo, family="video", kind="video_generator", primary="fvd_domain",
+        weights={v: repo / f"models/video/{v}/generator.pt" for v in ("mocogan", "vgan")},
+        metrics_dir="metrics/video", config_param="variant.arch", model_name="ganops-video-generator",
+        decision="models/video_registered.json",
+    )  # fmt: skip
     chosen = json.loads((repo / "models/video_registered.json").read_text())["variant"]
-    assert champion.source == f"models:/{models[f'video_generator-{chosen}'].model_id}"
-    assert f"`{chosen}`" in champion.description and "fvd_domain" in champion.description
-    assert "fvd_domain" in champion.tags and client.get_registered_model("ganops-video-generator").description
-    model_dir = repo / "mlartifacts/ganops/models" / models[f"video_generator-{chosen}"].model_id / "artifacts"
+    model_dir = repo / "mlartifacts/ganops/models" / models[chosen].model_id / "artifacts"
     inputs = json.loads(yaml.safe_load((model_dir / "MLmodel").read_text())["signature"]["inputs"])
     assert {(c["name"], c["required"]) for c in inputs} == {("seed", True), ("label", False)}
     assert (model_dir / "input_example.json").is_file()

@@ -25,19 +25,9 @@ MODEL_DESCRIPTION = (
 )
 
 
-def _read_variant_metrics(metrics_dir: Path, variants: list[str]) -> dict[str, dict[str, float]]:
-    found = {}
-    for variant in variants:
-        path = metrics_dir / f"{variant}.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no metrics for variant {variant!r}; run `dvc repro evaluate_gan` first")
-        found[variant] = json.loads(path.read_text())
-    return found
-
-
 def run(cfg: Params, metrics_dir: Path, models_dir: Path, out: Path, reference: Path, report: Path) -> dict:
     key = fid_key(cfg.evaluate.num_images)
-    all_metrics = _read_variant_metrics(metrics_dir, list(cfg.gan.variants))
+    all_metrics = candidates.variant_metrics(metrics_dir, list(cfg.gan.variants), "evaluate_gan")
     best = min(all_metrics, key=lambda v: all_metrics[v].get(key, float("inf")))
     weights = models_dir / best / GENERATOR
     if not weights.is_file():

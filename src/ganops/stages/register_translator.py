@@ -7,7 +7,6 @@ with its test metrics, signature, input example and a description of how it was 
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -33,16 +32,6 @@ MODEL_DESCRIPTION = (
 )
 
 
-def _read(metrics_dir: Path, variants: list[str]) -> dict[str, dict[str, float]]:
-    found = {}
-    for variant in variants:
-        path = metrics_dir / f"{variant}.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no metrics for {variant!r}; run `dvc repro evaluate_translator` first")
-        found[variant] = json.loads(path.read_text())
-    return found
-
-
 def choose(all_metrics: dict[str, dict[str, float]]) -> tuple[str, str, bool]:
     """(best variant, primary key, lower is better): label preservation when every variant has it, else FID."""
 
@@ -59,7 +48,7 @@ def choose(all_metrics: dict[str, dict[str, float]]) -> tuple[str, str, bool]:
 
 
 def run(cfg: Params, metrics_dir: Path, models_dir: Path, out: Path, report: Path) -> dict:
-    all_metrics = _read(metrics_dir, list(cfg.translation.variants))
+    all_metrics = candidates.variant_metrics(metrics_dir, list(cfg.translation.variants), "evaluate_translator")
     best, primary, lower = choose(all_metrics)
     weights = models_dir / best / TRANSLATOR
     if not weights.is_file():

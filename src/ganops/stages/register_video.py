@@ -33,20 +33,8 @@ MODEL_DESCRIPTION = (
 )
 
 
-def _variant_metrics(metrics_dir: Path, variants: list[str]) -> dict[str, dict[str, float]]:
-    found = {}
-    for variant in variants:
-        path = metrics_dir / f"{variant}.json"
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"{path}: no metrics for video variant {variant!r}; run `dvc repro evaluate_video` first"
-            )
-        found[variant] = json.loads(path.read_text())
-    return found
-
-
 def run(cfg: Params, metrics_dir: Path, models_dir: Path, reference: Path, out: Path, report: Path) -> dict:
-    all_metrics = _variant_metrics(metrics_dir, list(cfg.video.variants))
+    all_metrics = candidates.variant_metrics(metrics_dir, list(cfg.video.variants), "evaluate_video")
     best = min(all_metrics, key=lambda v: all_metrics[v].get(PRIMARY_METRIC, float("inf")))
     weights = models_dir / best / GENERATOR
     if not weights.is_file():

@@ -12,6 +12,7 @@ files, not MLflow ids, and a DVC cache hit (`dvc exp run`, checkout) restores id
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -125,6 +126,19 @@ def log_best_checkpoint(model_id: str, best_step: int | None, quality_key: str, 
     best = {"best_step": best_step} | ({f"best_{quality_key}": best_quality} if best_quality is not None else {})
     log_model_metrics(model_id, best)
     mlflow.set_tag("best_step", str(best_step))
+
+
+def variant_metrics(metrics_dir: Path, variants: list[str], evaluate_stage: str) -> dict[str, dict[str, float]]:
+    """{variant: its metrics_dir/VARIANT.json}, as the evaluate stage wrote them; a missing one names that stage."""
+    found = {}
+    for variant in variants:
+        path = Path(metrics_dir) / f"{variant}.json"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path}: no metrics for variant {variant!r}; run `dvc repro {evaluate_stage}` first"
+            )
+        found[variant] = json.loads(path.read_text())
+    return found
 
 
 def model_uri(model_id: str) -> str:
