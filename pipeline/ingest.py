@@ -133,7 +133,7 @@ def _check_image(path: Path, folder: Path, max_pixels: int) -> str | None:
     return None
 
 
-def _load_ledger(raw: Path, root: Path) -> dict[str, dict]:
+def _load_ledger(raw: Path, root: Path, dvc_folder: str) -> dict[str, dict]:
     """sha256 -> entry for everything in `raw`, including files put there by hand (hashed here)."""
     path = raw / LEDGER
     ledger: dict[str, dict] = {}
@@ -141,12 +141,12 @@ def _load_ledger(raw: Path, root: Path) -> dict[str, dict]:
         try:
             ledger = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON ({exc}); restore it with `dvc checkout data/raw`") from None
+            raise ValueError(f"{path}: not valid JSON ({exc}); restore it with `dvc checkout {dvc_folder}`") from None
     known = {entry["dest"] for entry in ledger.values()}
     for file in sorted(raw.rglob("*")) if raw.is_dir() else []:
         rel = _rel(file, root)
         if file.is_file() and not file.name.startswith(".") and rel not in known:
-            ledger.setdefault(file_sha256(file), {"dest": rel, "source": "found in data/raw", "at": None})
+            ledger.setdefault(file_sha256(file), {"dest": rel, "source": f"found in {_rel(raw, root)}", "at": None})
     return ledger
 
 
@@ -184,12 +184,12 @@ def _visible_entries(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_symlink() or p.is_file())
 
 
-def _purge_raw(raw_dir: Path, quarantine: _Quarantine) -> None:
+def _purge_raw(raw_dir: Path, raw: str, quarantine: _Quarantine) -> None:
     """Move out of `raw` what `dvc add` cannot or must not track (links, undecodable names)."""
     for file in _visible_entries(raw_dir):
         rel_parts = file.relative_to(raw_dir).parts
         if (reason := _entry_problem(file, rel_parts, sidecar=False)) is not None:
-            quarantine.put(file, ("found-in-raw", *rel_parts), f"found in data/raw: {reason}")
+            quarantine.put(file, ("found-in-raw", *rel_parts), f"found in {raw}: {reason}")
 
 
 def _layout_problem(rel_parts: tuple[str, ...], layout: str, raw: str, incoming: str) -> str | None:
@@ -208,8 +208,10 @@ def ingest_incoming(
     raw: str = "data/raw",
     quarantine: str = "data/quarantine",
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    dvc_folder: str | None = None,
 ) -> IngestResult:
-    """Move every visible file under `incoming` into `raw` (valid, new) or `quarantine` (with a reason)."""
+    """Move every visible file under `incoming` into `raw` (valid, new) or `quarantine` (with a reason);
+    `dvc_folder` is the DVC-tracked folder that holds `raw` (default: `raw` itself), named in repair hints."""
     root = Path(root).resolve()
     src_dir, raw_dir = root / incoming, root / raw
     result = IngestResult()
@@ -218,8 +220,8 @@ def ingest_incoming(
     raw_dir.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     bad = _Quarantine(root, root / quarantine, now.replace(":", ""), result)
-    _purge_raw(raw_dir, bad)
-    ledger = _load_ledger(raw_dir, root)
+    _purge_raw(raw_dir, raw, bad)
+    ledger = _load_ledger(raw_dir, root, dvc_folder or raw)
     # an empty data/raw takes the layout of the first files that arrive
     layout = _raw_layout(raw_dir) or _raw_layout(src_dir) or "flat"
     for file in _visible_entries(src_dir):

@@ -84,7 +84,9 @@ def ingest_task(root: Path) -> dict:
         max_pixels = DataConfig().max_pixels
     summary: dict[str, list] = {"ingested": [], "quarantined": [], "left": []}
     for route in ROUTES:
-        result = ingest_incoming(root, route.incoming, route.raw, route.quarantine, max_pixels=max_pixels)
+        result = ingest_incoming(
+            root, route.incoming, route.raw, route.quarantine, max_pixels=max_pixels, dvc_folder=route.dvc_folder
+        )
         for item in result.quarantined:
             log.warning(f"quarantined {item['source']} -> {item['dest']}: {item['reason']}")
         for key in summary:

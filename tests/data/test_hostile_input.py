@@ -174,6 +174,26 @@ def test_ingest_quarantines_hostile_names_links_and_bombs_and_never_overwrites(b
     assert moved["dest"] != "data/quarantine/notes.png" and (tmp_path / moved["dest"]).read_text() == "second"
 
 
+def test_a_translation_domain_names_its_own_folders_in_ingest_errors(tmp_path):
+    """The translation routes (data/incoming_translation/{A,B} -> data/raw_translation/{A,B}) name their own
+    folders, not the image family's data/raw, in quarantine reasons and repair hints."""
+    from pipeline.ingest import ROUTES
+
+    route = next(r for r in ROUTES if r.raw == "data/raw_translation/A")
+    raw = tmp_path / route.raw
+    raw.mkdir(parents=True)
+    small_png(raw / os.fsdecode(b"by_hand_\xfe.png"), 9)
+    (tmp_path / route.incoming).mkdir(parents=True)
+    result = ingest_incoming(tmp_path, route.incoming, route.raw, route.quarantine, dvc_folder=route.dvc_folder)
+    [found] = result.quarantined
+    assert found["reason"].startswith("found in data/raw_translation/A: ")
+    assert found["dest"].startswith(route.quarantine)
+    (raw / ".ingested.json").write_text("{not json")
+    hint = r"raw_translation/A/\.ingested\.json: not valid JSON.*dvc checkout data/raw_translation`"
+    with pytest.raises(ValueError, match=hint):
+        ingest_incoming(tmp_path, route.incoming, route.raw, route.quarantine, dvc_folder=route.dvc_folder)
+
+
 # --- scan ---
 
 
