@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import socket
+import datetime
+import shutil
 import sys
 import tempfile
 import time
@@ -189,14 +190,17 @@ def check_ddp(name: str, cfg: Variant, gan: GanOptions, images, labels, steps: i
     from ganops.core.distributed import all_reduce_mean, shutdown
 
     backend = "nccl" if device == "cuda" else "gloo"
-    with socket.socket() as s:  # a free port for the rendezvous
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     where = "cuda:0" if device == "cuda" else "cpu"
+    # A file rendezvous, not tcp:// on a port found free and released: another process (torchrun in the
+    # two-process DDP test, running beside this one under pytest-xdist) could take that port in between,
+    # and the store then waited for its default 30 minutes. The timeout bounds any other wait.
+    rendezvous = Path(tempfile.mkdtemp(prefix="gpu_check_ddp_")) / "store"
     try:
         if device == "cuda":
             torch.cuda.set_device(0)
-        dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
+        dist.init_process_group(
+            backend, init_method=rendezvous.as_uri(), rank=0, world_size=1, timeout=datetime.timedelta(seconds=120)
+        )
         torch.manual_seed(0)
         num_classes = int(labels.max()) + 1 if cfg.conditional else 0
         tr = build_trainer(cfg, gan, tuple(images.shape[1:]), num_classes, where, name, distributed=True)
@@ -224,6 +228,7 @@ def check_ddp(name: str, cfg: Variant, gan: GanOptions, images, labels, steps: i
         return False
     finally:
         shutdown()
+        shutil.rmtree(rendezvous.parent, ignore_errors=True)
 
 
 def main() -> None:
