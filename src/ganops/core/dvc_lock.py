@@ -17,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 from ganops.core.flock import LockTimeout, flocked
 from ganops.core.yaml_io import read_yaml
 
 DVC_REPO_LOCK = Path(".dvc/tmp/lock")  # DVC's own repo lock (dvc/lock.py: zc.lockfile on this path)
+T = TypeVar("T")
 READ_WAIT_S = 300.0  # DVC holds its lock for seconds (hashing outputs); longer means something is stuck
 
 
@@ -29,8 +31,7 @@ class LockFileBusy(RuntimeError):
     """dvc.lock stayed locked by a DVC process for longer than a read would wait."""
 
 
-@lru_cache(maxsize=8)
-def _out_md5s(text: str) -> dict[str, str]:
+def _parse_md5s(text: str) -> dict[str, str]:
     stages = (read_yaml(text) or {}).get("stages") or {}
     return {
         entry["path"]: entry["md5"]
@@ -41,23 +42,21 @@ def _out_md5s(text: str) -> dict[str, str]:
 
 
 @lru_cache(maxsize=8)
-def _read_version(path: str, _mtime_ns: int, _size: int) -> str:
-    return Path(path).read_text()
+def _md5s_of_version(path: str, _mtime_ns: int, _size: int) -> dict[str, str]:
+    """The parsed outputs of one file version: the one cache, keyed by (path, mtime, size)."""
+    return _parse_md5s(Path(path).read_text())
 
 
-def lock_file_text(root: Path, on_wait: Callable[[], None] | None = None) -> str | None:
-    """dvc.lock's text under `root` as DVC last wrote it whole, or None before the first one is written.
-
-    Waits (up to READ_WAIT_S) while a DVC process holds the repo lock; `on_wait` is called once if it does.
-    """
+def _under_repo_lock(root: Path, read: Callable[[Path], T], on_wait: Callable[[], None] | None = None) -> T:
+    """read(dvc.lock path), called under a shared flock on DVC's repo lock (waits up to READ_WAIT_S)."""
     lock = Path(root) / "dvc.lock"
     repo_lock = Path(root) / DVC_REPO_LOCK
     if not repo_lock.parent.is_dir():  # not a DVC project (a stage started by hand): nothing writes beside us
-        return _stat_and_read(lock)
+        return read(lock)
     with open(repo_lock, "a") as handle:
         try:
             with flocked(handle, shared=True, wait_s=READ_WAIT_S, on_wait=on_wait):
-                return _stat_and_read(lock)
+                return read(lock)
         except LockTimeout as exc:
             raise LockFileBusy(
                 f"{lock} could not be read: a DVC process has held {repo_lock} for {exc.waited:.0f}s. "
@@ -65,16 +64,31 @@ def lock_file_text(root: Path, on_wait: Callable[[], None] | None = None) -> str
             ) from None
 
 
-def _stat_and_read(lock: Path) -> str | None:
+def _text(lock: Path) -> str | None:
+    try:
+        return lock.read_text()
+    except FileNotFoundError:
+        return None
+
+
+def _md5s(lock: Path) -> dict[str, str] | None:
     try:
         stat = lock.stat()
     except FileNotFoundError:
         return None
-    return _read_version(str(lock), stat.st_mtime_ns, stat.st_size)
+    return _md5s_of_version(str(lock), stat.st_mtime_ns, stat.st_size)
+
+
+def lock_file_text(root: Path, on_wait: Callable[[], None] | None = None) -> str | None:
+    """dvc.lock's text under `root` as DVC last wrote it whole, or None before the first one is written.
+
+    Waits (up to READ_WAIT_S) while a DVC process holds the repo lock; `on_wait` is called once if it does.
+    """
+    return _under_repo_lock(root, _text, on_wait)
 
 
 def locked_md5(root: Path, out: str) -> str | None:
     """The md5 dvc.lock records for the output `out` (a folder or file path, relative to `root`), whichever
     stage made it; None before the first lock is written or when no stage has that output."""
-    text = lock_file_text(root)
-    return None if text is None else _out_md5s(text).get(out)
+    md5s = _under_repo_lock(root, _md5s)
+    return None if md5s is None else md5s.get(out)
