@@ -143,10 +143,11 @@ def _load_ledger(raw: Path, root: Path, dvc_folder: str) -> dict[str, dict]:
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path}: not valid JSON ({exc}); restore it with `dvc checkout {dvc_folder}`") from None
     known = {entry["dest"] for entry in ledger.values()}
+    found = f"found in {_rel(raw, root)}"
     for file in sorted(raw.rglob("*")) if raw.is_dir() else []:
         rel = _rel(file, root)
         if file.is_file() and not file.name.startswith(".") and rel not in known:
-            ledger.setdefault(file_sha256(file), {"dest": rel, "source": f"found in {_rel(raw, root)}", "at": None})
+            ledger.setdefault(file_sha256(file), {"dest": rel, "source": found, "at": None})
     return ledger
 
 
