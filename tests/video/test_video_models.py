@@ -10,7 +10,7 @@ from ganops.video.options import VideoVariantOptions, validate_video_variant
 CPU_CLIP, GPU_CLIP = (16, 1, 32, 32), (20, 1, 64, 64)
 
 
-@pytest.mark.parametrize("arch", ["mocogan", "vgan"])
+@pytest.mark.parametrize("arch", ["mocogan", "mocogan_st", "vgan"])
 @pytest.mark.parametrize("clip_shape", [CPU_CLIP, GPU_CLIP, (8, 3, 16, 16)])
 def test_shapes_and_range(arch, clip_shape):
     torch.manual_seed(0)
@@ -21,7 +21,7 @@ def test_shapes_and_range(arch, clip_shape):
     assert clips.shape == (2, *clip_shape)
     assert clips.min() >= -1 and clips.max() <= 1
     assert D_video(clips, y).shape == (2,)
-    assert (D_image is not None) == (arch == "mocogan")
+    assert (D_image is not None) == get_arch(arch).image_discriminator
     if D_image is not None:
         assert D_image(clips[:, 0], y).shape == (2,)
 
@@ -55,4 +55,4 @@ def test_conditional_needs_labels_and_bad_options_are_named():
 
 def test_registry_lists_both():
     get_arch("mocogan")
-    assert set(VIDEO_ARCHITECTURES) >= {"mocogan", "vgan"}
+    assert set(VIDEO_ARCHITECTURES) >= {"mocogan", "mocogan_st", "vgan"}

@@ -9,10 +9,11 @@ Contract shared by every video generator:
 Discriminators are shared: the video D for every generator, plus MoCoGAN's image D on single frames
 when the entry asks for it.
 
-| name    | file       | reference                                                           |
-|---------|------------|---------------------------------------------------------------------|
-| mocogan | mocogan.py | MoCoGAN (Tulyakov et al. 2018): content code + GRU motion codes      |
-| vgan    | vgan.py    | VGAN (Vondrick et al. 2016): 3D-conv foreground + mask + 2D background |
+| name       | file          | reference                                                              |
+|------------|---------------|------------------------------------------------------------------------|
+| mocogan    | mocogan.py    | MoCoGAN (Tulyakov et al. 2018): content code + GRU motion codes         |
+| mocogan_st | mocogan_st.py | MoCoGAN's split; the motion codes shift one canvas (spatial transformer) |
+| vgan       | vgan.py       | VGAN (Vondrick et al. 2016): 3D-conv foreground + mask + 2D background  |
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def register(name: str, image_discriminator: bool) -> Callable[[type[nn.Module]]
 
 
 def get_arch(name: str, where: str = "arch") -> VideoArch:
-    from ganops.video import mocogan, vgan  # noqa: F401 (importing runs their @register, on first use)
+    from ganops.video import mocogan, mocogan_st, vgan  # noqa: F401 (importing runs their @register, on first use)
 
     if name not in VIDEO_ARCHITECTURES:
         raise ValueError(

@@ -27,10 +27,14 @@ def maybe_sn(module: nn.Module, spectral_norm: bool) -> nn.Module:
 
 
 class FrameGenerator(nn.Module):
-    """DCGAN-style image generator: latent (N, d) -> frames (N, C, H, H) in [-1, 1]."""
+    """DCGAN-style image generator: latent (N, d) -> frames (N, C, H, H) in [-1, 1].
 
-    def __init__(self, latent_dim: int, channels: int, side: int, width: int) -> None:
+    out_offset is added before the tanh: 0 starts G at mid-grey, -2 at near-black (tanh(-2) = -0.96).
+    """
+
+    def __init__(self, latent_dim: int, channels: int, side: int, width: int, out_offset: float = 0.0) -> None:
         super().__init__()
+        self.out_offset = out_offset
         stages = num_stages(side)
         top = width * 2 ** (stages - 1)
         self.top = top
@@ -44,12 +48,12 @@ class FrameGenerator(nn.Module):
                 nn.ReLU(True),
             ]
             ch //= 2
-        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
+        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1)]
         self.body = nn.Sequential(*layers)
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
         h = self.project(latent).view(len(latent), self.top, 4, 4)  # (N, top, 4, 4)
-        return self.body(h)  # (N, C, H, W)
+        return torch.tanh(self.body(h) + self.out_offset)  # (N, C, H, W)
 
 
 class ProjectionHead(nn.Module):

@@ -190,7 +190,7 @@ def make_family(arch: str) -> Family:
     )
 
 
-VIDEO_ARCHS = ("mocogan", "vgan")  # the video families in FAMILIES, one per architecture
+VIDEO_ARCHS = ("mocogan", "mocogan_st", "vgan")  # the video families in FAMILIES, one per architecture
 for _arch in VIDEO_ARCHS:  # registered on import, like FAMILIES["image"]
     register_family(make_family(_arch))
 
