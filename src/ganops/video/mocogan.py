@@ -18,6 +18,15 @@ from ganops.video.architectures import register
 from ganops.video.blocks import EMBED_DIM, FrameGenerator
 
 
+def motion_codes(gru: nn.GRUCell, h: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """MoCoGAN's motion trajectory: h_0 (B, m), noise eps_1..T (B, T, m) -> GRU states (B, T, m)."""
+    codes = []
+    for t in range(noise.shape[1]):
+        h = gru(noise[:, t], h)
+        codes.append(h)
+    return torch.stack(codes, dim=1)
+
+
 @register("mocogan", image_discriminator=True)
 class MoCoGANGenerator(nn.Module):
     """z (B, content_dim + motion_dim * (1 + T)) = [z_C | h_0 | eps_1..eps_T] -> (B, T, C, H, W)."""
@@ -60,11 +69,7 @@ class MoCoGANGenerator(nn.Module):
 
     def motion(self, h: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """h_0 (B, m), noise (B, T, m) -> motion codes (B, T, m)."""
-        codes = []
-        for t in range(noise.shape[1]):
-            h = self.gru(noise[:, t], h)
-            codes.append(h)
-        return torch.stack(codes, dim=1)
+        return motion_codes(self.gru, h, noise)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         frames, channels, side, _ = self.clip_shape

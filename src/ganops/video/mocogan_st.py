@@ -27,6 +27,7 @@ from torch import nn
 
 from ganops.video.architectures import register
 from ganops.video.blocks import EMBED_DIM, FrameGenerator
+from ganops.video.mocogan import motion_codes
 
 BACKGROUND = -1.0  # tanh value of black: what a shift uncovers
 MAX_STEP = 0.5  # largest shift per frame, in half-canvas units (8 px / frame at 32 px)
@@ -119,11 +120,7 @@ class MoCoGANShiftGenerator(nn.Module):
         from a start set by h_0, reflected at +-max_shift (the object bounces off the border).
         """
         start = self.max_shift * torch.tanh(self.to_start(h))  # (B, 2)
-        codes = []
-        for t in range(noise.shape[1]):
-            h = self.gru(noise[:, t], h)
-            codes.append(h)
-        steps = MAX_STEP * torch.tanh(self.to_step(torch.stack(codes, dim=1)))  # (B, T, 2)
+        steps = MAX_STEP * torch.tanh(self.to_step(motion_codes(self.gru, h, noise)))  # (B, T, 2)
         path = start[:, None] + torch.cumsum(steps, dim=1) - steps  # frame 0 at the start
         return reflect(path, self.max_shift)
 
