@@ -53,6 +53,10 @@ def test_conditional_needs_labels_and_bad_options_are_named():
         num_stages(48)
 
 
-def test_registry_lists_both():
+def test_registry_lists_every_arch():
+    from ganops.config.video import VIDEO_ARCHS as CONFIG_ARCHS
+    from ganops.video.family import VIDEO_ARCHS as FAMILY_ARCHS
+
     get_arch("mocogan")
     assert set(VIDEO_ARCHITECTURES) >= {"mocogan", "mocogan_st", "vgan"}
+    assert set(CONFIG_ARCHS) == set(FAMILY_ARCHS) == set(VIDEO_ARCHITECTURES)  # params.yaml accepts what exists

@@ -31,7 +31,7 @@ def test_reflect_is_identity_inside_and_mirrors_at_the_bounds():
 
 
 def test_canvas_window_is_flat_in_the_centre_and_fades_at_the_border():
-    w = canvas_window(32, torch.device("cpu"), torch.float32)
+    w = canvas_window(32)
     assert w.shape == (32, 32)
     torch.testing.assert_close(w, w.T)
     torch.testing.assert_close(w, w.flip(0))

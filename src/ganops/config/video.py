@@ -14,7 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ganops.config.base import PositiveFloat, SplitConfig, _Strict, expand_lr
 
-VIDEO_ARCHS = ("mocogan", "mocogan_st", "vgan")  # keep in step with ganops.video.architectures
+VIDEO_ARCHS = ("mocogan", "mocogan_st", "vgan")  # keep in step with ganops.video.architectures (tested)
 
 
 class VideoSplitConfig(SplitConfig):
@@ -61,10 +61,10 @@ class VideoEvaluateConfig(_Strict):
 class VideoVariantConfig(_Strict):
     """One video GAN recipe (`train_video@VARIANT`); mirrors ganops.video.options.VideoVariantOptions."""
 
-    arch: Literal["mocogan", "mocogan_st", "vgan"] = "mocogan"
+    arch: Literal[VIDEO_ARCHS] = "mocogan"  # type: ignore[valid-type]  (Literal of the tuple's values)
     loss: str = "non_saturating"
     conditional: bool = False
-    z_dim: Annotated[int, Field(ge=2, le=1024)] = 64  # mocogan: content code; vgan: the whole latent
+    z_dim: Annotated[int, Field(ge=2, le=1024)] = 64  # mocogan, mocogan_st: content code; vgan: the whole latent
     motion_dim: Annotated[int, Field(ge=2, le=256)] = 16  # mocogan, mocogan_st: GRU motion code
     max_shift: Annotated[float, Field(gt=0, le=1)] = 0.4  # mocogan_st: largest shift, in half-canvas units
     width: Annotated[int, Field(ge=4, le=512)] = 16

@@ -40,13 +40,13 @@ def reflect(x: torch.Tensor, bound: float) -> torch.Tensor:
     return bound - (torch.remainder(x + bound, 4 * bound) - 2 * bound).abs()
 
 
-def canvas_window(side: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+def canvas_window(side: int) -> torch.Tensor:
     """(side, side) separable window: flat centre, raised-cosine edges reaching 0 at the border.
 
     Multiplying the canvas (above background) by it keeps the object off the canvas border, so a shift
     shows no canvas edge against the uncovered background (without it the edge moved as a faint box).
     """
-    u = (torch.arange(side, device=device, dtype=dtype) + 0.5) / side * 2 - 1  # pixel centres in (-1, 1)
+    u = (torch.arange(side, dtype=torch.float32) + 0.5) / side * 2 - 1  # pixel centres in (-1, 1)
     ramp = ((u.abs() - WINDOW_FLAT) / (1 - WINDOW_FLAT)).clamp(0, 1)
     w = torch.cos(ramp * torch.pi / 2) ** 2
     return w[:, None] * w[None, :]
@@ -96,6 +96,7 @@ class MoCoGANShiftGenerator(nn.Module):
         self.to_start = nn.Linear(motion_dim, 2)
         self.to_step = nn.Linear(motion_dim, 2)
         self.embed = nn.Embedding(num_classes, EMBED_DIM) if num_classes else None
+        self.register_buffer("window", canvas_window(side), persistent=False)  # once, not per step
         # a black canvas at the start (the background of moving digits), not DCGAN's mid-grey
         self.canvas = FrameGenerator(
             content_dim + (EMBED_DIM if num_classes else 0), channels, side, width, out_offset=CANVAS_OFFSET
@@ -134,6 +135,5 @@ class MoCoGANShiftGenerator(nn.Module):
                 raise ValueError("this video generator is class-conditional: pass labels y (B,) int64")
             content = torch.cat([content, self.embed(y)], dim=1)
         canvas = self.canvas(content)  # (B, C, H, W)
-        window = canvas_window(canvas.shape[-1], canvas.device, canvas.dtype)
-        canvas = BACKGROUND + (canvas - BACKGROUND) * window
+        canvas = BACKGROUND + (canvas - BACKGROUND) * self.window.to(canvas.dtype)
         return shift_frames(canvas, self.offsets(h0, noise.reshape(batch, frames, self.motion_dim)))

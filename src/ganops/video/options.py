@@ -17,7 +17,7 @@ class VideoVariantOptions:
     arch: str = "mocogan"  # mocogan | mocogan_st | vgan (ganops.video.architectures)
     loss: str = "non_saturating"  # any ganops.training.losses entry without a gradient penalty
     conditional: bool = False
-    z_dim: int = 64  # mocogan: content code; vgan: the whole latent
+    z_dim: int = 64  # mocogan, mocogan_st: content code; vgan: the whole latent
     motion_dim: int = 16  # mocogan, mocogan_st: GRU motion code and per-frame noise size
     max_shift: float = 0.4  # mocogan_st: largest translation of the canvas, in half-canvas units
     width: int = 32  # base channel count of G and both D's
