@@ -44,6 +44,7 @@ class Variant:
     arch: str = "dcgan"
     loss: str = "non_saturating"
     conditional: bool = False
+    g_label: str = "modulation"
     z_dim: int = 64
     width: int = 32
     batch_size: int = 64

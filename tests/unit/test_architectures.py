@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ganops.config.params import VariantConfig
-from ganops.image.architectures import ARCHITECTURES, build_models
+from ganops.image.architectures import ARCHITECTURES, ClassAffine, build_models
 from ganops.image.export import export_generator, image_grid, load_generator, sample_images
 
 CASES = [("mlp", 8), ("mlp", 28), ("dcgan", 28), ("dcgan", 32), ("resnet_sn", 32), ("resnet_sn", 48)]
@@ -26,12 +26,13 @@ def test_registry_holds_the_builtin_architectures():
     assert {"mlp", "dcgan", "resnet_sn"} <= set(ARCHITECTURES)
 
 
-@pytest.mark.parametrize("conditional", [False, True])
+@pytest.mark.parametrize("conditional", [False, "modulation", "input"])
 @pytest.mark.parametrize(("arch", "size"), CASES)
 def test_generator_and_discriminator_shapes_and_range(arch, size, conditional):
     torch.manual_seed(0)
     channels = 3 if arch == "resnet_sn" else 1
-    G, D = build_models(vcfg(arch=arch, conditional=conditional), (channels, size, size), num_classes=5)
+    cfg = vcfg(arch=arch, conditional=bool(conditional), g_label=conditional or "modulation")
+    G, D = build_models(cfg, (channels, size, size), num_classes=5)
     y = torch.tensor([0, 1, 4]) if conditional else None
     x = G(torch.randn(3, 8) * 10, y)  # large noise pushes outputs towards the range ends
     assert x.shape == (3, channels, size, size)
@@ -41,9 +42,15 @@ def test_generator_and_discriminator_shapes_and_range(arch, size, conditional):
     assert torch.isfinite(logits).all()
 
 
-def test_conditional_generator_uses_the_label():
+@pytest.mark.parametrize("g_label", ["modulation", "input"])
+@pytest.mark.parametrize(("arch", "size"), [("mlp", 8), ("dcgan", 28), ("resnet_sn", 32)])
+def test_conditional_generator_uses_the_label(arch, size, g_label):
     torch.manual_seed(0)
-    G, D = build_models(vcfg(arch="mlp", conditional=True), (1, 8, 8), num_classes=3)
+    G, D = build_models(vcfg(arch=arch, conditional=True, g_label=g_label), (1, size, size), num_classes=3)
+    for module in G.modules():  # ClassAffine starts as the identity for every class: give it a class signal
+        if isinstance(module, ClassAffine):
+            torch.nn.init.normal_(module.bias.weight)
+    G.eval()
     z = torch.randn(2, 8)
     a, b = G(z, torch.tensor([0, 0])), G(z, torch.tensor([1, 1]))
     assert not torch.allclose(a, b)
@@ -51,6 +58,29 @@ def test_conditional_generator_uses_the_label():
         G(z)
     with pytest.raises(ValueError, match="conditional"):
         D(a)
+
+
+def test_modulation_feeds_the_label_to_every_norm_layer_and_z_alone_to_the_first():
+    G, _ = build_models(vcfg(arch="dcgan", conditional=True, g_label="modulation"), (1, 28, 28), num_classes=10)
+    norms = [m for m in G.modules() if isinstance(m, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d)]
+    affines = [m for m in G.modules() if isinstance(m, ClassAffine)]
+    assert len(norms) == len(affines) == 2 and not any(m.affine for m in norms)  # 7x7 projection, 14x14
+    assert G.project[0].in_features == 8  # z only
+    unconditional, _ = build_models(vcfg(arch="dcgan"), (1, 28, 28), num_classes=10)
+    assert not any(isinstance(m, ClassAffine) for m in unconditional.modules())
+
+
+def test_generator_exported_before_g_label_loads_as_label_input(tmp_path):
+    """Conditional generators exported before `g_label` existed concatenated the label to z."""
+    torch.manual_seed(0)
+    old = vcfg(arch="dcgan", conditional=True)  # no g_label key, as in those files
+    G, _ = build_models(old, (1, 28, 28), 10)
+    assert G.project[0].in_features == 16  # z (8) + label embedding (8)
+    export_generator(tmp_path / "g.pt", G, old, (1, 28, 28), 10)
+    G2, meta = load_generator(tmp_path / "g.pt")
+    assert "g_label" not in meta["variant_config"]
+    z, y = torch.randn(3, 8), torch.tensor([1, 2, 3])
+    torch.testing.assert_close(G.eval()(z, y), G2(z, y), rtol=0, atol=0)
 
 
 def test_unknown_arch_lists_the_known_ones():
@@ -87,7 +117,7 @@ def test_resnet_sn_discriminator_is_spectrally_normalised():
 
 def test_export_load_sample_round_trip(tmp_path):
     torch.manual_seed(0)
-    cfg = vcfg(arch="dcgan", conditional=True)
+    cfg = vcfg(arch="dcgan", conditional=True, g_label="modulation")
     G, _ = build_models(cfg, (1, 28, 28), 10)
     export_generator(tmp_path / "g.pt", G, cfg, (1, 28, 28), 10, [str(i) for i in range(10)])
     G2, meta = load_generator(tmp_path / "g.pt")

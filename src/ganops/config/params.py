@@ -64,6 +64,9 @@ class VariantConfig(_Strict):
     arch: str = "dcgan"
     loss: str = "non_saturating"
     conditional: bool = False
+    # how a conditional G takes the label (image.architectures): per-class gain/bias on its hidden
+    # layers (conditional batch norm) or an embedding concatenated to z (collapsed to one digit per class)
+    g_label: Literal["modulation", "input"] = "modulation"
     z_dim: Annotated[int, Field(ge=2, le=1024)] = 64
     width: Annotated[int, Field(ge=8, le=1024)] = 32  # base channel count / hidden units
     batch_size: Annotated[int, Field(ge=2, le=4096)] = 64

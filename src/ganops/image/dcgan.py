@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from ganops.image.architectures import LabelEmbedding, ProjectionHead, register_arch
+from ganops.image.architectures import (
+    LabelEmbedding,
+    ProjectionHead,
+    class_norm,
+    modulated,
+    register_arch,
+    run_with_labels,
+)
 
 if TYPE_CHECKING:
     from ganops.config.params import VariantConfig
@@ -28,15 +35,21 @@ def _layout(size: int) -> tuple[int, int]:
 
 
 class DCGANGenerator(nn.Module):
-    def __init__(self, z_dim: int, width: int, image_shape: tuple[int, int, int], num_classes: int) -> None:
+    """num_classes > 0: conditional; `modulated` of them go to conditional batch norm on every G norm
+    layer, otherwise a label embedding is concatenated to z (architectures, `g_label`)."""
+
+    def __init__(
+        self, z_dim: int, width: int, image_shape: tuple[int, int, int], num_classes: int, modulated: int = 0
+    ) -> None:
         super().__init__()
         channels, size, _ = image_shape
         self.start, ups = _layout(size)
         self.start_channels = width * 2 ** (ups - 1)
-        self.label = LabelEmbedding(num_classes, z_dim)
+        self.label = LabelEmbedding(0 if modulated else num_classes, z_dim)
+        features = self.start_channels * self.start**2
         self.project = nn.Sequential(
-            nn.Linear(z_dim + self.label.dim, self.start_channels * self.start**2, bias=False),
-            nn.BatchNorm1d(self.start_channels * self.start**2),
+            nn.Linear(z_dim + self.label.dim, features, bias=False),
+            *class_norm(nn.BatchNorm1d, features, modulated),
             nn.ReLU(),
         )
         layers: list[nn.Module] = []
@@ -44,7 +57,7 @@ class DCGANGenerator(nn.Module):
         for _ in range(ups - 1):
             layers += [
                 nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(ch // 2),
+                *class_norm(nn.BatchNorm2d, ch // 2, modulated),
                 nn.ReLU(),
             ]
             ch //= 2
@@ -52,9 +65,9 @@ class DCGANGenerator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.project(self.label(z, y))  # (B, ch * s * s)
+        h = run_with_labels(self.project, self.label(z, y), y)  # (B, ch * s * s)
         h = h.view(-1, self.start_channels, self.start, self.start)  # (B, ch, s, s)
-        return self.net(h)  # (B, C, H, W)
+        return run_with_labels(self.net, h, y)  # (B, C, H, W)
 
 
 class DCGANDiscriminator(nn.Module):
@@ -86,14 +99,14 @@ def _dcgan_init(module: nn.Module) -> None:
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d | nn.GroupNorm):
+    elif isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d | nn.GroupNorm) and module.affine:
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
 
 
 @register_arch("dcgan", image_sizes=SIZES)
 def build_dcgan(cfg: VariantConfig, image_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, nn.Module]:
-    G = DCGANGenerator(cfg.z_dim, cfg.width, image_shape, num_classes)
+    G = DCGANGenerator(cfg.z_dim, cfg.width, image_shape, num_classes, modulated(cfg, num_classes))
     norm = "layer" if cfg.loss == "wgan_gp" else "batch"
     D = DCGANDiscriminator(cfg.width, image_shape, num_classes, norm)
     G.apply(_dcgan_init)

@@ -13,28 +13,41 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from ganops.image.architectures import LabelEmbedding, ProjectionHead, register_arch
+from ganops.image.architectures import (
+    ClassAffine,
+    LabelEmbedding,
+    ProjectionHead,
+    modulated,
+    register_arch,
+    run_with_labels,
+)
 
 if TYPE_CHECKING:
     from ganops.config.params import VariantConfig
 
 
 class MLPGenerator(nn.Module):
-    def __init__(self, z_dim: int, width: int, image_shape: tuple[int, int, int], num_classes: int) -> None:
+    """Conditional with `modulated` classes: a per-class gain and bias (FiLM) on both hidden layers."""
+
+    def __init__(
+        self, z_dim: int, width: int, image_shape: tuple[int, int, int], num_classes: int, modulated: int = 0
+    ) -> None:
         super().__init__()
         self.image_shape = image_shape
-        self.label = LabelEmbedding(num_classes, z_dim)
+        self.label = LabelEmbedding(0 if modulated else num_classes, z_dim)
         channels, height, width_px = image_shape
         self.net = nn.Sequential(
             nn.Linear(z_dim + self.label.dim, width),
+            *([ClassAffine(modulated, width)] if modulated else []),
             nn.LeakyReLU(0.2),
             nn.Linear(width, width),
+            *([ClassAffine(modulated, width)] if modulated else []),
             nn.LeakyReLU(0.2),
             nn.Linear(width, channels * height * width_px),
         )
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.net(self.label(z, y))  # (B, C*H*W)
+        x = run_with_labels(self.net, self.label(z, y), y)  # (B, C*H*W)
         x = 2 * torch.sigmoid(x) - 1  # the original sigmoid output, mapped to [-1, 1]
         return x.view(-1, *self.image_shape)  # (B, C, H, W)
 
@@ -58,6 +71,6 @@ class MLPDiscriminator(nn.Module):
 
 @register_arch("mlp")
 def build_mlp(cfg: VariantConfig, image_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, nn.Module]:
-    G = MLPGenerator(cfg.z_dim, cfg.width, image_shape, num_classes)
+    G = MLPGenerator(cfg.z_dim, cfg.width, image_shape, num_classes, modulated(cfg, num_classes))
     D = MLPDiscriminator(cfg.width, image_shape, num_classes)
     return G, D

@@ -14,7 +14,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ganops.image.architectures import LabelEmbedding, ProjectionHead, register_arch
+from ganops.image.architectures import (
+    LabelEmbedding,
+    ProjectionHead,
+    class_norm,
+    modulated,
+    register_arch,
+    run_with_labels,
+)
 
 if TYPE_CHECKING:
     from ganops.config.params import VariantConfig
@@ -24,18 +31,26 @@ _LAYOUT = {32: (4, 3), 48: (6, 3), 64: (4, 4)}  # size → (start side, number o
 
 
 class GBlock(nn.Module):
-    """BN-ReLU-up-conv-BN-ReLU-conv, plus an up-sampled 1×1 shortcut."""
+    """BN-ReLU-up-conv-BN-ReLU-conv, plus an up-sampled 1×1 shortcut; conditional batch norm when
+    `modulated` > 0 classes."""
 
-    def __init__(self, in_ch: int, out_ch: int) -> None:
+    def __init__(self, in_ch: int, out_ch: int, modulated: int = 0) -> None:
         super().__init__()
-        self.bn1, self.bn2 = nn.BatchNorm2d(in_ch), nn.BatchNorm2d(out_ch)
+        bn1, bn2 = class_norm(nn.BatchNorm2d, in_ch, modulated), class_norm(nn.BatchNorm2d, out_ch, modulated)
+        # one module without a label, as before (same state-dict keys); a Sequential of norm + ClassAffine with one
+        self.bn1 = bn1[0] if len(bn1) == 1 else nn.Sequential(*bn1)
+        self.bn2 = bn2[0] if len(bn2) == 1 else nn.Sequential(*bn2)
         self.conv1 = nn.Conv2d(in_ch, out_ch, 3, 1, 1)
         self.conv2 = nn.Conv2d(out_ch, out_ch, 3, 1, 1)
         self.skip = nn.Conv2d(in_ch, out_ch, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, in, s, s) → (B, out, 2s, 2s)
-        h = F.interpolate(F.relu(self.bn1(x)), scale_factor=2)
-        h = self.conv2(F.relu(self.bn2(self.conv1(h))))
+    def _norm(self, bn: nn.Module, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return run_with_labels(bn, h, y) if isinstance(bn, nn.Sequential) else bn(h)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        # (B, in, s, s) → (B, out, 2s, 2s)
+        h = F.interpolate(F.relu(self._norm(self.bn1, x, y)), scale_factor=2)
+        h = self.conv2(F.relu(self._norm(self.bn2, self.conv1(h), y)))
         return h + self.skip(F.interpolate(x, scale_factor=2))
 
 
@@ -57,19 +72,25 @@ class DBlock(nn.Module):
 
 
 class ResNetGenerator(nn.Module):
-    def __init__(self, z_dim: int, width: int, image_shape: tuple[int, int, int], num_classes: int) -> None:
+    def __init__(
+        self, z_dim: int, width: int, image_shape: tuple[int, int, int], num_classes: int, modulated: int = 0
+    ) -> None:
         super().__init__()
         channels, size, _ = image_shape
         self.start, ups = _LAYOUT[size]
         self.width = width
-        self.label = LabelEmbedding(num_classes, z_dim)
+        self.label = LabelEmbedding(0 if modulated else num_classes, z_dim)
         self.project = nn.Linear(z_dim + self.label.dim, width * self.start**2)
-        self.blocks = nn.Sequential(*[GBlock(width, width) for _ in range(ups)])
-        self.out = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, channels, 3, 1, 1), nn.Tanh())
+        self.blocks = nn.ModuleList([GBlock(width, width, modulated) for _ in range(ups)])
+        self.out = nn.Sequential(
+            *class_norm(nn.BatchNorm2d, width, modulated), nn.ReLU(), nn.Conv2d(width, channels, 3, 1, 1), nn.Tanh()
+        )
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = self.project(self.label(z, y)).view(-1, self.width, self.start, self.start)  # (B, w, s, s)
-        return self.out(self.blocks(h))  # (B, C, H, W)
+        for block in self.blocks:
+            h = block(h, y)
+        return run_with_labels(self.out, h, y)  # (B, C, H, W)
 
 
 class ResNetDiscriminator(nn.Module):
@@ -91,6 +112,6 @@ def build_resnet_sn(
     cfg: VariantConfig, image_shape: tuple[int, int, int], num_classes: int
 ) -> tuple[nn.Module, nn.Module]:
     return (
-        ResNetGenerator(cfg.z_dim, cfg.width, image_shape, num_classes),
+        ResNetGenerator(cfg.z_dim, cfg.width, image_shape, num_classes, modulated(cfg, num_classes)),
         ResNetDiscriminator(cfg.width, image_shape, num_classes),
     )
