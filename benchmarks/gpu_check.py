@@ -43,7 +43,7 @@ class Variant:
 
     arch: str = "dcgan"
     loss: str = "non_saturating"
-    conditional: bool = False
+    conditional: bool | str = False  # "auto" reads as conditional: the check trains on labelled MNIST
     g_label: str = "modulation"
     z_dim: int = 64
     width: int = 32

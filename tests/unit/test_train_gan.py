@@ -209,6 +209,19 @@ def test_inputs_are_validated_before_training(tmp_path):
     assert not (tmp_path / "ck").exists()
 
 
+@pytest.mark.parametrize(("labelled", "expected"), [(True, True), (False, False)])
+def test_conditional_auto_follows_the_labels(tmp_path, labelled, expected):
+    """`conditional: auto` (the dcgan / wgan_gp default) trains a conditional G on labelled data and an
+    unconditional one on unlabelled data (faces, an unlabelled folder); the export records which."""
+    images, labels = data()
+    labels = labels if labelled else np.full(len(images), -1)
+    train_gan("a", cfg(conditional="auto", num_steps=2), GAN, images, labels, tmp_path / "o", tmp_path / "ck", 0)
+    G, meta = load_generator(tmp_path / "o/generator.pt")
+    assert meta["variant_config"]["conditional"] is expected
+    assert meta["num_classes"] == (3 if expected else 0)
+    assert sample_images(G, meta, 4, seed=0).shape == (4, 1, 28, 28)
+
+
 GPU_CHECK = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_check.py"
 
 

@@ -63,7 +63,7 @@ class VariantConfig(_Strict):
 
     arch: str = "dcgan"
     loss: str = "non_saturating"
-    conditional: bool = False
+    conditional: Literal["auto"] | bool = False  # auto: conditional when the data has two or more classes
     # how a conditional G takes the label (image.architectures): per-class gain/bias on its hidden
     # layers (conditional batch norm) or an embedding concatenated to z (collapsed to one digit per class)
     g_label: Literal["modulation", "input"] = "modulation"

@@ -13,3 +13,12 @@ def config_dict(cfg: Any) -> dict[str, Any]:
     if dataclasses.is_dataclass(cfg):
         return dataclasses.asdict(cfg)
     return dict(vars(cfg))
+
+
+def with_values(cfg: Any, **values: Any) -> Any:
+    """A copy of a pydantic config, dataclass or namespace with `values` replaced."""
+    if hasattr(cfg, "model_copy"):
+        return cfg.model_copy(update=values)
+    if dataclasses.is_dataclass(cfg):
+        return dataclasses.replace(cfg, **values)
+    return type(cfg)(**{**vars(cfg), **values})

@@ -49,6 +49,11 @@ def register_arch(name: str, image_sizes: tuple[int, ...] | None = None) -> Call
     return decorate
 
 
+def is_conditional(cfg: VariantConfig, num_classes: int) -> bool:
+    """`conditional: true`, or `auto` on data with two or more classes (unlabelled data: unconditional)."""
+    return num_classes >= 2 if cfg.conditional == "auto" else bool(cfg.conditional)
+
+
 def validate_arch(cfg: VariantConfig, image_shape: tuple[int, int, int], num_classes: int, variant: str = "") -> None:
     """Raise a one-line ValueError when this variant cannot be built for this data."""
     where = f"gan.variants.{variant}" if variant else "variant"
@@ -64,7 +69,7 @@ def validate_arch(cfg: VariantConfig, image_shape: tuple[int, int, int], num_cla
             f"{where}.arch: {cfg.arch} produces {sizes} px images, the data is {height} px "
             f"(set data.image_size to one of them or pick another arch)"
         )
-    if cfg.conditional and num_classes < 2:
+    if cfg.conditional is True and num_classes < 2:
         raise ValueError(f"variant {variant or '?'} is conditional but the data has no labels (set conditional: false)")
 
 
@@ -76,10 +81,11 @@ def build_models(
     validate: bool = True,
 ) -> tuple[nn.Module, nn.Module]:
     """Validate (unless the caller already did), then build (G, D) for `cfg.arch`; num_classes is used
-    only when cfg.conditional."""
+    only when the variant is conditional (`is_conditional`)."""
     if validate:
         validate_arch(cfg, image_shape, num_classes, variant)
-    G, D = ARCHITECTURES[cfg.arch].build(cfg, tuple(image_shape), num_classes if cfg.conditional else 0)
+    conditional = is_conditional(cfg, num_classes)
+    G, D = ARCHITECTURES[cfg.arch].build(cfg, tuple(image_shape), num_classes if conditional else 0)
     return G, D
 
 

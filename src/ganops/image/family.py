@@ -19,10 +19,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ganops.config.plain import with_values
 from ganops.core.artifacts import GENERATOR, SAMPLES, SAMPLES_DIR
 from ganops.core.devices import cudnn_autotune
 from ganops.core.distributed import SINGLE, DistInfo, wrap_ddp
-from ganops.image.architectures import build_models, validate_arch
+from ganops.image.architectures import build_models, is_conditional, validate_arch
 from ganops.image.augment import diff_augment
 from ganops.image.export import export_generator, sample_images, save_image_grid
 from ganops.training import loop
@@ -306,6 +307,8 @@ def train_gan(
     num_classes = _num_classes(labels)
     validate_arch(cfg, image_shape, num_classes, variant)
     validate_loss(cfg, variant)
+    if cfg.conditional == "auto":  # resolved once here: checkpoints, export and MLflow see true / false
+        cfg = with_values(cfg, conditional=is_conditional(cfg, num_classes))
     stream: dict[str, np.ndarray] = {"image": images}
     if cfg.conditional:
         keep = labels >= 0
