@@ -2,7 +2,8 @@
 
 MLflow copies this file into the model and runs it at load time; `set_model` below names the model.
 Input: a DataFrame with a `seed` column (one image per row, reproducible per seed) and an optional
-`label` column for conditional generators. Output: float32 array (N, C, H, W) in [0, 1].
+`label` column for conditional generators (without it a conditional generator draws class
+seed % num_classes, so seeds 0..9 give one image of each class). Output: float32 array (N, C, H, W) in [0, 1].
 Rows per request are capped at serve time (GANOPS_SERVE_MAX_IMAGES, ganops.tracking.serving_limits);
 bad input is an MlflowException with INVALID_PARAMETER_VALUE: HTTP 400 with a one-line reason.
 """
@@ -33,6 +34,9 @@ class GeneratorModel(PythonModel):
             raise ValueError(f"`seed` and `label` must be integers ({str(exc).splitlines()[0]})") from None
         if len(seeds) == 0 or (seeds < 0).any():
             raise ValueError("`seed` must hold at least one integer, all >= 0")
+        num_classes = int(self.meta.get("num_classes", 0))
+        if labels is None and num_classes and self.meta["variant_config"].get("conditional"):
+            labels = seeds % num_classes  # one image per row: the label must come from the row, not its index
         return seeds, labels
 
     def predict(self, context, model_input, params=None) -> np.ndarray:
