@@ -48,3 +48,22 @@ def test_label_column_wins_and_bad_labels_are_one_line_errors(conditional_model)
     np.testing.assert_array_equal(out[1:], sample_images(G, meta, 1, seed=5, labels=np.array([0])))
     with pytest.raises(MlflowException, match="class ids must be in 0..2"):
         model.predict(None, pd.DataFrame({"seed": [1], "label": [3]}))
+
+
+def test_logged_conditional_generator_takes_seed_only_or_seed_and_label(store_repo, conditional_model):
+    """Through a real SQLite MLflow store: the logged signature makes `label` optional (an inferred one
+    required it, and `predict(DataFrame({"seed": ...}))`, the README's first example, failed)."""
+    import mlflow
+
+    from ganops.tracking import runs as tracking
+    from ganops.tracking.candidates import log_candidate
+    from ganops.tracking.generator_model import GENERATOR
+
+    model, path = conditional_model
+    with tracking.stage_run("train_gan", "ganops-test", {}, {"variant": "c"}):
+        model_id = log_candidate("generator", "c", path, GENERATOR, {})
+    served = mlflow.pyfunc.load_model(f"models:/{model_id}")
+    seeds_only = served.predict(pd.DataFrame({"seed": range(4)}))
+    np.testing.assert_array_equal(seeds_only, model.predict(None, pd.DataFrame({"seed": range(4)})))
+    sevens = served.predict(pd.DataFrame({"seed": range(2), "label": 2}))
+    np.testing.assert_array_equal(sevens, model.predict(None, pd.DataFrame({"seed": range(2), "label": [2, 2]})))

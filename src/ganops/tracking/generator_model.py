@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ganops.tracking import pyfunc_code
+from ganops.tracking import pyfunc_code, seed_label_signature
 from ganops.tracking.candidates import ModelCode
 
 EXAMPLE_ROWS = 2
@@ -28,4 +28,4 @@ def generator_example(weights: Path) -> pd.DataFrame:
     return pd.DataFrame(example)
 
 
-GENERATOR = ModelCode(pyfunc_code("generator_pyfunc"), "generator", generator_example)
+GENERATOR = ModelCode(pyfunc_code("generator_pyfunc"), "generator", generator_example, seed_label_signature)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ganops.tracking import pyfunc_code
+from ganops.tracking import pyfunc_code, seed_label_signature
 from ganops.tracking.candidates import ModelCode
 
 EXAMPLE_ROWS = 2
@@ -28,16 +28,4 @@ def video_example(weights: Path) -> pd.DataFrame:
     return pd.DataFrame(example)
 
 
-def video_signature():
-    """Columns `seed` (required) and `label` (optional), both integers.
-
-    Declared rather than inferred from the example: MLflow drops columns its schema does not name, so an
-    inferred `seed`-only schema would silently ignore a label sent to an unconditional generator instead
-    of letting the model refuse it (HTTP 400, tracking/video_pyfunc.py)."""
-    from mlflow.models import ModelSignature
-    from mlflow.types.schema import ColSpec, Schema
-
-    return ModelSignature(inputs=Schema([ColSpec("long", "seed"), ColSpec("long", "label", required=False)]))
-
-
-VIDEO_GENERATOR = ModelCode(pyfunc_code("video_pyfunc"), "generator", video_example, video_signature)
+VIDEO_GENERATOR = ModelCode(pyfunc_code("video_pyfunc"), "generator", video_example, seed_label_signature)
