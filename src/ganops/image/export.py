@@ -83,7 +83,7 @@ def sample_images(
     num_classes = int(meta.get("num_classes", 0))
     conditional = bool(meta["variant_config"].get("conditional", False)) and num_classes > 0
     if labels is not None:
-        labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+        labels = np.array(labels, dtype=np.int64).reshape(-1)  # a copy: a read-only array (pandas) warns in torch
         if len(labels) != num_images:
             raise ValueError(f"labels: need one per image ({num_images}), got {len(labels)}")
         if conditional and (labels.min() < 0 or labels.max() >= num_classes):
