@@ -147,9 +147,9 @@ def class_norm(norm: Callable[..., nn.Module], features: int, num_classes: int) 
     return [norm(features, affine=False), ClassAffine(num_classes, features)]
 
 
-def run_with_labels(layers: nn.Sequential, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-    """layers(h), handing y to the ClassAffine layers."""
-    for layer in layers:
+def run_with_labels(layers: nn.Module, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    """layers(h), handing y to the ClassAffine layers; `layers` is a Sequential or one layer."""
+    for layer in layers if isinstance(layers, nn.Sequential) else [layers]:
         h = layer(h, y) if isinstance(layer, ClassAffine) else layer(h)
     return h
 

@@ -63,6 +63,12 @@ def load_generator(path: str | Path, device: str = "cpu") -> tuple[nn.Module, di
     return G.to(device).eval(), meta
 
 
+def conditional_classes(meta: dict[str, Any]) -> int:
+    """The number of classes a loaded generator takes labels for; 0 when it is unconditional."""
+    num_classes = int(meta.get("num_classes", 0))
+    return num_classes if meta["variant_config"].get("conditional", False) else 0
+
+
 @torch.no_grad()
 def sample_images(
     G: nn.Module,
@@ -80,8 +86,8 @@ def sample_images(
     """
     if num_images < 1:
         raise ValueError(f"num_images must be >= 1 (got {num_images})")
-    num_classes = int(meta.get("num_classes", 0))
-    conditional = bool(meta["variant_config"].get("conditional", False)) and num_classes > 0
+    num_classes = conditional_classes(meta)
+    conditional = num_classes > 0
     if labels is not None:
         labels = np.array(labels, dtype=np.int64).reshape(-1)  # a copy: a read-only array (pandas) warns in torch
         if len(labels) != num_images:
@@ -149,9 +155,8 @@ def save_interpolation_gif(
     from PIL import Image
 
     z_dim = int(meta["variant_config"]["z_dim"])
-    num_classes = int(meta.get("num_classes", 0))
-    conditional = bool(meta["variant_config"].get("conditional", False)) and num_classes > 0
-    y = torch.arange(num_rows) % num_classes if conditional else None
+    num_classes = conditional_classes(meta)
+    y = torch.arange(num_rows) % num_classes if num_classes else None
     keys = torch.randn(3, num_rows, z_dim, generator=torch.Generator().manual_seed(int(seed)))
     keys = torch.cat([keys, keys[:1]])  # (4, B, z_dim): a closed loop
     was_training = G.training

@@ -44,13 +44,10 @@ class GBlock(nn.Module):
         self.conv2 = nn.Conv2d(out_ch, out_ch, 3, 1, 1)
         self.skip = nn.Conv2d(in_ch, out_ch, 1)
 
-    def _norm(self, bn: nn.Module, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        return run_with_labels(bn, h, y) if isinstance(bn, nn.Sequential) else bn(h)
-
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         # (B, in, s, s) → (B, out, 2s, 2s)
-        h = F.interpolate(F.relu(self._norm(self.bn1, x, y)), scale_factor=2)
-        h = self.conv2(F.relu(self._norm(self.bn2, self.conv1(h), y)))
+        h = F.interpolate(F.relu(run_with_labels(self.bn1, x, y)), scale_factor=2)
+        h = self.conv2(F.relu(run_with_labels(self.bn2, self.conv1(h), y)))
         return h + self.skip(F.interpolate(x, scale_factor=2))
 
 

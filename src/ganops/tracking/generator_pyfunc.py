@@ -24,6 +24,8 @@ class GeneratorModel(PythonModel):
         self.limits = ServingLimits.from_env()
 
     def _columns(self, model_input) -> tuple[np.ndarray, np.ndarray | None]:
+        from ganops.image.export import conditional_classes
+
         if not hasattr(model_input, "columns") or "seed" not in model_input.columns:
             raise ValueError("generator input must be a DataFrame with an integer `seed` column (one row per image)")
         self.limits.check_count(len(model_input))
@@ -34,8 +36,8 @@ class GeneratorModel(PythonModel):
             raise ValueError(f"`seed` and `label` must be integers ({str(exc).splitlines()[0]})") from None
         if len(seeds) == 0 or (seeds < 0).any():
             raise ValueError("`seed` must hold at least one integer, all >= 0")
-        num_classes = int(self.meta.get("num_classes", 0))
-        if labels is None and num_classes and self.meta["variant_config"].get("conditional"):
+        num_classes = conditional_classes(self.meta)
+        if labels is None and num_classes:
             labels = seeds % num_classes  # one image per row: the label must come from the row, not its index
         return seeds, labels
 
