@@ -26,6 +26,10 @@ def test_outputs_have_the_documented_layout(tiny_repo):
         assert (repo / f"models/gan/{variant}/interpolation.gif").read_bytes()[:6] == b"GIF89a"
         quality = (repo / f"models/gan/{variant}/quality.csv").read_text().splitlines()
         assert quality[0].startswith("step,fid_200_domain_train") and len(quality) == 3, quality
+    # detector.real_splits (default: detector_train + gan_train) are the detectors' reals; test never is
+    meta = json.loads((repo / "models/detector/cnn/detector.json").read_text())["meta"]
+    counts = manifest["counts"]
+    assert meta["num_fit_real"] + meta["num_val_real"] == counts["detector_train"] + counts["gan_train"]
 
 
 def test_metrics_are_finite_and_name_their_network(tiny_repo):

@@ -31,6 +31,8 @@ def test_repo_params_are_valid():
         ({"data": {"on_bad_image": "ignore"}}, "data.on_bad_image"),
         ({"gan": {"variants": {}}}, "gan.variants: define at least one variant"),
         ({"gan": {"variants": {"bad name!": {}}}}, "may hold only letters"),
+        ({"detector": {"real_splits": ["detector_train", "test"]}}, "detector.real_splits"),
+        ({"detector": {"real_splits": []}}, "detector.real_splits: must list distinct splits"),
     ],
 )
 def test_bad_values_name_the_key(raw, expected):

@@ -156,7 +156,7 @@ class CnnDetectorConfig(_Strict):
 
     # Defaults chosen on a validation split of detector_train (params.yaml, detector.cnn, says how):
     # robust to blur, downscale, JPEG and noise at about half the old recipe's training compute.
-    epochs: Annotated[int, Field(ge=1, le=200)] = 24
+    epochs: Annotated[int, Field(ge=1, le=200)] = 12
     batch_size: Annotated[int, Field(ge=8, le=4096)] = 128
     lr: PositiveFloat = 2e-3
     lr_schedule: Literal["constant", "cosine"] = "cosine"  # cosine: decays to 0 over all steps
@@ -169,7 +169,7 @@ class CnnDetectorConfig(_Strict):
     noise_sigma_max: Annotated[float, Field(ge=0, le=1)] = 0.08  # sigma ~ U[0, max], pixels in [0, 1]
     jpeg_prob: Probability = 0.15
     jpeg_quality_min: Annotated[int, Field(ge=1, le=100)] = 30  # quality ~ U{min..100}
-    leave_one_out_epochs: Annotated[int, Field(ge=1, le=200)] | None = 6  # None: same as epochs
+    leave_one_out_epochs: Annotated[int, Field(ge=1, le=200)] | None = 3  # None: same as epochs
 
 
 class SpectrumDetectorConfig(_Strict):
@@ -184,8 +184,14 @@ class DetectorConfig(_Strict):
     """Real-vs-fake detectors (label 1 = fake); each detector reads its own sub-section by name."""
 
     detectors: list[str] = Field(default_factory=lambda: ["spectrum", "cnn"])
-    num_fakes: Annotated[int, Field(ge=20)] = 2000  # generated per variant, split train/test like reals
-    validation_fraction: Fraction = 0.25  # of detector_train, for Platt scaling + threshold
+    num_fakes: Annotated[int, Field(ge=20)] = 6000  # generated per variant, split train/test like reals
+    # The real images a detector learns from: never `test` (the split its report is judged on). Real
+    # images are the scarce class (1,000 in detector_train vs 3 generators' fakes); gan_train's reals
+    # are as real as any, and the GANs' memory of them only makes the detector's job harder.
+    real_splits: list[Literal["detector_train", "gan_train"]] = Field(
+        default_factory=lambda: ["detector_train", "gan_train"]
+    )
+    validation_fraction: Fraction = 0.25  # of the detector's training images, for Platt scaling + threshold
     threshold_rule: Literal["fpr", "balanced"] = "fpr"
     target_fpr: Fraction = 0.005  # the threshold rule's FPR on validation reals (half the 1 % goal: noisy)
     # ... and on the validation reals after each of these (detection/calibration.py, threshold_for_fpr)
@@ -198,6 +204,13 @@ class DetectorConfig(_Strict):
     model_name: str = "ganops-detector"
     cnn: CnnDetectorConfig = CnnDetectorConfig()
     spectrum: SpectrumDetectorConfig = SpectrumDetectorConfig()
+
+    @field_validator("real_splits")
+    @classmethod
+    def _distinct_splits(cls, value: list[str]) -> list[str]:
+        if not value or len(set(value)) != len(value):
+            raise ValueError(f"must list distinct splits, at least one of detector_train, gan_train (got {value!r})")
+        return value
 
     @field_validator("detectors")
     @classmethod

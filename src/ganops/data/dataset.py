@@ -287,6 +287,12 @@ def load_split(prepared_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     return images, labels.astype(np.int64, copy=False)
 
 
+def load_splits(prepared_dir: Path, splits: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """`load_split` of several splits, concatenated in the order given: (images, labels)."""
+    parts = [load_split(prepared_dir, split) for split in splits]
+    return np.concatenate([images for images, _ in parts]), np.concatenate([labels for _, labels in parts])
+
+
 def dataset_hash(manifest: dict) -> str:
     """One sha256 over the prepared arrays' hashes: the data tag of MLflow runs."""
     lines = "".join(f"{name}:{digest}\n" for name, digest in sorted(manifest["sha256"].items()))

@@ -17,7 +17,7 @@ import numpy as np
 from ganops.config.params import Params
 from ganops.core import atomic
 from ganops.core.artifacts import DETECTOR
-from ganops.data.dataset import load_split
+from ganops.data.dataset import load_split, load_splits
 from ganops.detection.fakes import load_fakes
 from ganops.detection.metrics import AUC, TPR_AT_FPR_1PCT, detection_metrics
 from ganops.detection.report import LOO_MEAN_AUC, leak_fired, report_markdown
@@ -51,7 +51,7 @@ def evaluate_detectors(
     from ganops.detection.training import leakage_check, leave_one_out
 
     dcfg, variants = cfg.detector, list(cfg.gan.variants)
-    real_train, _ = load_split(data_dir, "detector_train")
+    real_train, _ = load_splits(data_dir, dcfg.real_splits)
     real_test, _ = load_split(data_dir, "test")
     fakes_train = load_fakes(fakes_dir, variants, "train")
     fakes_test = load_fakes(fakes_dir, variants, "test")

@@ -1,4 +1,4 @@
-"""The `train_detector@NAME` stage: one detector on detector_train reals vs every variant's train fakes."""
+"""The `train_detector@NAME` stage: one detector on the `detector.real_splits` reals vs every variant's train fakes."""
 
 from __future__ import annotations
 
@@ -22,28 +22,30 @@ if TYPE_CHECKING:
 
 
 def run(cfg: Params, name: str, data_dir: Path, fakes_dir: Path, out_dir: Path, device: str) -> TrainedDetector:
-    """Train detector `name` on detector_train reals vs every variant's train fakes; save to out_dir."""
+    """Train detector `name` on the detector.real_splits reals vs every variant's train fakes; save to out_dir."""
     from ganops.detection.io import save_detector
     from ganops.detection.training import train_detector
 
     if name not in cfg.detector.detectors:
         raise ValueError(f"detector.detectors: {name!r} is not listed (listed: {', '.join(cfg.detector.detectors)})")
     variants = list(cfg.gan.variants)
-    real, _ = load_split(data_dir, "detector_train")
-    fakes = load_fakes(fakes_dir, variants, "train")
     dcfg = cfg.detector
+    reals = {split: load_split(data_dir, split)[0] for split in dcfg.real_splits}
+    real = np.concatenate(list(reals.values()))
+    fakes = load_fakes(fakes_dir, variants, "train")
     params_used = {
         "seed": cfg.seed,
         "detector": name,
         "device": device,
         "generators": variants,
+        "real_splits": list(dcfg.real_splits),
         "validation_fraction": dcfg.validation_fraction,
         "threshold_rule": dcfg.threshold_rule,
         "target_fpr": dcfg.target_fpr,
         name: getattr(dcfg, name).model_dump(),
     }
     with tracking.stage_run("train_detector", cfg.registry.experiment, params_used, {"detector": name}):
-        real_train = datasets.log_prepared(data_dir, "detector_train", real, None, context="training")
+        real_train = [datasets.log_prepared(data_dir, s, x, None, context="training") for s, x in reals.items()]
         for variant, images in fakes.items():
             datasets.log_split(f"fakes/{variant}/train", images, None, fakes_dir / variant, context="training")
         trained = train_detector(
@@ -65,7 +67,7 @@ def run(cfg: Params, name: str, data_dir: Path, fakes_dir: Path, out_dir: Path, 
         model_id = candidates.log_candidate("detector", name, out_dir / DETECTOR, DETECTOR_CODE, params_used,
                                             {"detector": name})  # fmt: skip
         candidates.log_model_metrics(model_id, {f"validation.{k}": float(v) for k, v in validation.items()},
-                                     dataset=real_train)  # fmt: skip
+                                     dataset=real_train[0])  # fmt: skip
         mlflow.log_metrics({"train_seconds": train_seconds, "threshold": trained.threshold})
         trained.meta["train_seconds"] = train_seconds
         mlflow.log_artifact(str(out_dir / DETECTOR_META))
