@@ -213,7 +213,12 @@ def train_evaluator(
         model = model.to(device)
     model.task = task
     model.class_names = ROTATION_NAMES if task == TASK_ROTATION else [str(i) for i in range(num_classes)]
-    epochs = _fit(model, cfg, x_train, y_train, task, seed, device)
+    # Dropout draws from torch's global generator: seed it for the fit (and restore it afterwards), or
+    # two runs of the same stage train different judges and every FID / IS beside them moves.
+    cuda = torch.device(device)
+    with torch.random.fork_rng(devices=[cuda.index or 0] if cuda.type == "cuda" else []):
+        torch.manual_seed(seed)
+        epochs = _fit(model, cfg, x_train, y_train, task, seed, device)
     model.eval()
     accuracy, scale = float("nan"), 1.0
     if len(x_test):  # one pass over the test images serves the accuracy and the temperature
