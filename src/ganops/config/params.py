@@ -184,7 +184,7 @@ class DetectorConfig(_Strict):
     """Real-vs-fake detectors (label 1 = fake); each detector reads its own sub-section by name."""
 
     detectors: list[str] = Field(default_factory=lambda: ["spectrum", "cnn"])
-    num_fakes: Annotated[int, Field(ge=20)] = 6000  # generated per variant, split train/test like reals
+    num_fakes: Annotated[int, Field(ge=20)] = 4000  # per variant, split train/test like the reals
     # The real images a detector learns from: never `test` (the split its report is judged on). Real
     # images are the scarce class (1,000 in detector_train vs 3 generators' fakes); gan_train's reals
     # are as real as any, and the GANs' memory of them only makes the detector's job harder.

@@ -1,7 +1,8 @@
 """The `generate_fakes@VARIANT` stage: sample a variant's generator into data/fakes/VARIANT.
 
-Fakes are split train/test in the proportion of the real detector_train:test splits and stored like
-the reals (detection.fakes), with a distinct stable seed per (run seed, variant, part).
+Fakes are split train/test in the proportion of the detectors' real training images
+(`detector.real_splits`) to the real test split, and stored like the reals (detection.fakes), with a
+distinct stable seed per (run seed, variant, part).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ _SAMPLE_BATCH = 500  # fixed, so the stored fakes never depend on a tuning knob
 
 
 def fake_counts(num_fakes: int, num_real_train: int, num_real_test: int) -> tuple[int, int]:
-    """Split `num_fakes` into (train, test) in the proportion of the real detector_train:test splits."""
+    """Split `num_fakes` into (train, test) in the proportion of the reals detectors train and test on."""
     share = num_real_train / max(num_real_train + num_real_test, 1)
     num_train = min(max(1, round(num_fakes * share)), num_fakes - 1)
     return num_train, num_fakes - num_train
@@ -55,10 +56,12 @@ def run(cfg: Params, variant: str, data_dir: Path, generator_path: Path, out_dir
             f"{tuple(real.shape[1:])}; run `dvc repro train_gan` after changing data.*"
         )
     quantise = on_8bit_grid(real)
-    num_train, num_test = fake_counts(cfg.detector.num_fakes, counts["detector_train"], counts["test"])
+    # train:test like the reals the detectors learn from (detector.real_splits) : the test reals
+    num_real_train = sum(counts[split] for split in cfg.detector.real_splits)
+    num_train, num_test = fake_counts(cfg.detector.num_fakes, num_real_train, counts["test"])
     sizes = {"train": num_train, "test": num_test}
     seeds = {part: fake_seed(cfg.seed, variant, part) for part in FAKE_PARTS}
-    params_used = {"seed": cfg.seed, "num_fakes": cfg.detector.num_fakes}
+    params_used = {"seed": cfg.seed, "num_fakes": cfg.detector.num_fakes, "real_splits": cfg.detector.real_splits}
     with tracking.stage_run("generate_fakes", cfg.registry.experiment, params_used, {"variant": variant}):
         with atomic.atomic_dir(out_dir) as tmp:
             hashes = {}
