@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from ganops.config.params import VariantConfig
-from ganops.image.architectures import ARCHITECTURES, ClassAffine, build_models
+from ganops.image.architectures import ARCHITECTURES, build_models
 from ganops.image.export import export_generator, image_grid, load_generator, sample_images
+from ganops.training.conditioning import ClassAffine
 
 CASES = [("mlp", 8), ("mlp", 28), ("dcgan", 28), ("dcgan", 32), ("resnet_sn", 32), ("resnet_sn", 48)]
 

@@ -58,3 +58,26 @@ def test_motion_comes_only_from_the_path():
     torch.testing.assert_close(static[:, 1:], static[:, :-1].clone(), atol=1e-6, rtol=0)
     offsets = G.offsets(z[:, 16:24], z[:, 24:].reshape(3, 8, 8))
     assert offsets.abs().max() <= G.max_shift + 1e-6
+
+
+def test_conditional_canvas_takes_the_label_in_its_norms_and_old_exports_load_as_input():
+    from ganops.training.conditioning import ClassAffine
+    from ganops.video.architectures import build_generator
+
+    clip = (4, 1, 16, 16)
+    cfg = VideoVariantOptions(arch="mocogan_st", width=8, z_dim=16, motion_dim=8, conditional=True)
+    G, _, _ = build_video_models(cfg, clip, 10)
+    affines = [m for m in G.modules() if isinstance(m, ClassAffine)]
+    assert G.config["g_label"] == "modulation" and G.embed is None and len(affines) == 2  # project + 1 stage at 16 px
+    for affine in affines:  # identity at the start: give each class its own gain
+        torch.nn.init.normal_(affine.gain.weight)
+    G.eval()
+    z = torch.randn(1, G.z_dim).repeat(2, 1)
+    with torch.no_grad():
+        clips = G(z, torch.tensor([3, 7]))
+    assert clips.shape == (2, *clip) and not torch.allclose(clips[0], clips[1])  # same z, other class
+    old = {k: v for k, v in G.config.items() if k != "g_label"}  # an export from before the key existed
+    legacy = build_generator("mocogan_st", old)
+    assert legacy.embed is not None and not any(isinstance(m, ClassAffine) for m in legacy.modules())
+    unconditional, _, _ = build_video_models(VideoVariantOptions(arch="mocogan_st", width=8), clip, 0)
+    assert not any(isinstance(m, ClassAffine) for m in unconditional.modules())

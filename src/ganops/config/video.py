@@ -64,6 +64,7 @@ class VideoVariantConfig(_Strict):
     arch: Literal[VIDEO_ARCHS] = "mocogan"  # type: ignore[valid-type]  (Literal of the tuple's values)
     loss: str = "non_saturating"
     conditional: bool = False
+    g_label: Literal["modulation", "input"] = "modulation"  # mocogan_st, conditional: canvas G's norms | z
     z_dim: Annotated[int, Field(ge=2, le=1024)] = 64  # mocogan, mocogan_st: content code; vgan: the whole latent
     motion_dim: Annotated[int, Field(ge=2, le=256)] = 16  # mocogan, mocogan_st: GRU motion code
     max_shift: Annotated[float, Field(gt=0, le=1)] = 0.4  # mocogan_st: largest shift, in half-canvas units

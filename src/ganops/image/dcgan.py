@@ -16,11 +16,10 @@ from torch import nn
 from ganops.image.architectures import (
     LabelEmbedding,
     ProjectionHead,
-    class_norm,
     modulated,
     register_arch,
-    run_with_labels,
 )
+from ganops.training.conditioning import class_norm, run_with_labels
 
 if TYPE_CHECKING:
     from ganops.config.params import VariantConfig

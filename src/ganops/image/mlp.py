@@ -14,13 +14,12 @@ import torch
 from torch import nn
 
 from ganops.image.architectures import (
-    ClassAffine,
     LabelEmbedding,
     ProjectionHead,
     modulated,
     register_arch,
-    run_with_labels,
 )
+from ganops.training.conditioning import ClassAffine, run_with_labels
 
 if TYPE_CHECKING:
     from ganops.config.params import VariantConfig

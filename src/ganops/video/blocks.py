@@ -11,6 +11,8 @@ import math
 import torch
 from torch import nn
 
+from ganops.training.conditioning import class_norm, run_with_labels
+
 EMBED_DIM = 16  # label embedding concatenated to G's latent when conditional
 
 
@@ -27,33 +29,39 @@ def maybe_sn(module: nn.Module, spectral_norm: bool) -> nn.Module:
 
 
 class FrameGenerator(nn.Module):
-    """DCGAN-style image generator: latent (N, d) -> frames (N, C, H, H) in [-1, 1].
+    """DCGAN-style image generator: latent (N, d) [, labels (N,)] -> frames (N, C, H, H) in [-1, 1].
 
     out_offset is added before the tanh: 0 starts G at mid-grey, -2 at near-black (tanh(-2) = -0.96).
+    num_classes > 0: conditional batch norm (every norm layer's gain and bias set by the label,
+    ganops.training.conditioning); 0 keeps the plain layers and their state-dict keys.
     """
 
-    def __init__(self, latent_dim: int, channels: int, side: int, width: int, out_offset: float = 0.0) -> None:
+    def __init__(
+        self, latent_dim: int, channels: int, side: int, width: int, out_offset: float = 0.0, num_classes: int = 0
+    ) -> None:
         super().__init__()
         self.out_offset = out_offset
         stages = num_stages(side)
         top = width * 2 ** (stages - 1)
         self.top = top
-        self.project = nn.Sequential(nn.Linear(latent_dim, top * 16), nn.BatchNorm1d(top * 16), nn.ReLU(True))
+        self.project = nn.Sequential(
+            nn.Linear(latent_dim, top * 16), *class_norm(nn.BatchNorm1d, top * 16, num_classes), nn.ReLU(True)
+        )
         layers: list[nn.Module] = []
         ch = top
         for _ in range(stages - 1):
             layers += [
                 nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(ch // 2),
+                *class_norm(nn.BatchNorm2d, ch // 2, num_classes),
                 nn.ReLU(True),
             ]
             ch //= 2
         layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1)]
         self.body = nn.Sequential(*layers)
 
-    def forward(self, latent: torch.Tensor) -> torch.Tensor:
-        h = self.project(latent).view(len(latent), self.top, 4, 4)  # (N, top, 4, 4)
-        return torch.tanh(self.body(h) + self.out_offset)  # (N, C, H, W)
+    def forward(self, latent: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = run_with_labels(self.project, latent, y).view(len(latent), self.top, 4, 4)  # (N, top, 4, 4)
+        return torch.tanh(run_with_labels(self.body, h, y) + self.out_offset)  # (N, C, H, W)
 
 
 class ProjectionHead(nn.Module):

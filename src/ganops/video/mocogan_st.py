@@ -32,6 +32,7 @@ from ganops.video.mocogan import motion_codes
 BACKGROUND = -1.0  # tanh value of black: what a shift uncovers
 MAX_STEP = 0.5  # largest shift per frame, in half-canvas units (8 px / frame at 32 px)
 CANVAS_OFFSET = -2.0  # before the canvas tanh: G starts near black (tanh(-2) = -0.96)
+G_LABELS = ("modulation", "input")  # how a conditional canvas G takes the label (VideoVariantConfig.g_label)
 WINDOW_FLAT = 0.6  # canvas window: 1 within +-0.6 of the half-side, a cosine fall to 0 at the border
 
 
@@ -77,9 +78,12 @@ class MoCoGANShiftGenerator(nn.Module):
         motion_dim: int = 16,
         width: int = 32,
         max_shift: float = 0.4,
+        g_label: str = "input",  # exports from before the key drew the label into the input
     ) -> None:
         super().__init__()
         frames, channels, side, _ = clip_shape
+        if g_label not in G_LABELS:
+            raise ValueError(f"g_label: must be one of {', '.join(G_LABELS)} (got {g_label!r})")
         self.config = dict(
             clip_shape=list(clip_shape),
             num_classes=num_classes,
@@ -87,6 +91,7 @@ class MoCoGANShiftGenerator(nn.Module):
             motion_dim=motion_dim,
             width=width,
             max_shift=max_shift,
+            g_label=g_label,
         )
         self.clip_shape = tuple(clip_shape)
         self.num_classes, self.content_dim, self.motion_dim = num_classes, content_dim, motion_dim
@@ -95,16 +100,19 @@ class MoCoGANShiftGenerator(nn.Module):
         self.gru = nn.GRUCell(motion_dim, motion_dim)
         self.to_start = nn.Linear(motion_dim, 2)
         self.to_step = nn.Linear(motion_dim, 2)
-        self.embed = nn.Embedding(num_classes, EMBED_DIM) if num_classes else None
+        # the label: concatenated to z_C (`input`), or the canvas G's conditional batch norm (`modulation`)
+        embedded = num_classes if g_label == "input" else 0
+        self.embed = nn.Embedding(num_classes, EMBED_DIM) if embedded else None
         self.register_buffer("window", canvas_window(side), persistent=False)  # once, not per step
         # a black canvas at the start (the background of moving digits), not DCGAN's mid-grey
         self.canvas = FrameGenerator(
-            content_dim + (EMBED_DIM if num_classes else 0), channels, side, width, out_offset=CANVAS_OFFSET
-        )
+            content_dim + (EMBED_DIM if embedded else 0), channels, side, width, out_offset=CANVAS_OFFSET,
+            num_classes=num_classes if g_label == "modulation" else 0,
+        )  # fmt: skip
 
     @staticmethod
     def config_from(cfg: Any, clip_shape: tuple[int, int, int, int], num_classes: int) -> dict:
-        """cfg attributes read: z_dim (content code), motion_dim, width, max_shift."""
+        """cfg attributes read: z_dim (content code), motion_dim, width, max_shift, g_label."""
         return dict(
             clip_shape=list(clip_shape),
             num_classes=num_classes,
@@ -112,6 +120,7 @@ class MoCoGANShiftGenerator(nn.Module):
             motion_dim=cfg.motion_dim,
             width=cfg.width,
             max_shift=cfg.max_shift,
+            g_label=cfg.g_label,
         )
 
     def offsets(self, h: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -130,10 +139,10 @@ class MoCoGANShiftGenerator(nn.Module):
         batch = len(z)
         assert z.shape == (batch, self.z_dim), (tuple(z.shape), self.z_dim)
         content, h0, noise = z.split([self.content_dim, self.motion_dim, self.motion_dim * frames], dim=1)
+        if self.num_classes and y is None:
+            raise ValueError("this video generator is class-conditional: pass labels y (B,) int64")
         if self.embed is not None:
-            if y is None:
-                raise ValueError("this video generator is class-conditional: pass labels y (B,) int64")
             content = torch.cat([content, self.embed(y)], dim=1)
-        canvas = self.canvas(content)  # (B, C, H, W)
+        canvas = self.canvas(content, y if self.num_classes else None)  # (B, C, H, W)
         canvas = BACKGROUND + (canvas - BACKGROUND) * self.window.to(canvas.dtype)
         return shift_frames(canvas, self.offsets(h0, noise.reshape(batch, frames, self.motion_dim)))
