@@ -32,6 +32,13 @@ class SplitConfig(_Strict):
         return self
 
 
+def distinct(value: list[str], what: str) -> list[str]:
+    """`value` when it is a non-empty list without repeats, else the ValueError a validator raises."""
+    if not value or len(set(value)) != len(value):
+        raise ValueError(f"must list distinct {what} (got {value!r})")
+    return value
+
+
 def expand_lr(fields: Any) -> Any:
     """{"lr": x, ...} -> {"lr_g": x, "lr_d": x, ...}; `lr` beside lr_g / lr_d is ambiguous: an error."""
     if isinstance(fields, dict) and "lr" in fields:

@@ -13,7 +13,15 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from ganops.config.base import Fraction, LearningRate, PositiveFloat, SplitConfig, _Strict, expand_lr  # noqa: F401
+from ganops.config.base import (  # noqa: F401
+    Fraction,
+    LearningRate,
+    PositiveFloat,
+    SplitConfig,
+    _Strict,
+    distinct,
+    expand_lr,
+)
 from ganops.config.video import VideoConfig
 from ganops.core.yaml_io import read_yaml
 
@@ -138,9 +146,7 @@ class EvaluateConfig(_Strict):
     @field_validator("networks")
     @classmethod
     def _distinct_networks(cls, value: list[str]) -> list[str]:
-        if not value or len(set(value)) != len(value):
-            raise ValueError(f"must list distinct feature networks from domain, inception (got {value!r})")
-        return value
+        return distinct(value, "feature networks from domain, inception")
 
 
 class RegisterConfig(_Strict):
@@ -208,17 +214,13 @@ class DetectorConfig(_Strict):
     @field_validator("real_splits")
     @classmethod
     def _distinct_splits(cls, value: list[str]) -> list[str]:
-        if not value or len(set(value)) != len(value):
-            raise ValueError(f"must list distinct splits, at least one of detector_train, gan_train (got {value!r})")
-        return value
+        return distinct(value, "splits, at least one of detector_train, gan_train")
 
     @field_validator("detectors")
     @classmethod
     def _distinct_detectors(cls, value: list[str]) -> list[str]:
         # names are checked against ganops.detection.detectors.DETECTORS in cli.checks
-        if not value or len(set(value)) != len(value):
-            raise ValueError(f"must list distinct detector names, at least one (got {value!r})")
-        return value
+        return distinct(value, "detector names, at least one")
 
 
 # --- translation (image-to-image GANs: pix2pix, CycleGAN; README "Style transfer") ---
