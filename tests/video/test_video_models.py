@@ -60,3 +60,18 @@ def test_registry_lists_every_arch():
     get_arch("mocogan")
     assert set(VIDEO_ARCHITECTURES) >= {"mocogan", "mocogan_st", "vgan"}
     assert set(CONFIG_ARCHS) == set(FAMILY_ARCHS) == set(VIDEO_ARCHITECTURES)  # params.yaml accepts what exists
+
+
+def test_image_steps_train_the_frame_renderer_and_need_an_image_d():
+    from ganops.training.family import BuildContext
+    from ganops.video.family import build_parts, frame_step
+
+    cfg = VideoVariantOptions(arch="mocogan_st", width=8, z_dim=16, motion_dim=8, image_steps=1, image_batch_size=8)
+    ctx = BuildContext(cfg=cfg, variant="t", shapes={"clips": {"clip": (4, 1, 16, 16)}}, num_classes=0, seed=0,
+                       device="cpu")  # fmt: skip
+    parts = build_parts(ctx, "mocogan_st")
+    before = [p.detach().clone() for p in parts.G.canvas.parameters()]
+    frame_step(parts, torch.rand(3, 4, 1, 16, 16) * 2 - 1, None)
+    assert any(not torch.equal(a, b) for a, b in zip(before, parts.G.canvas.parameters(), strict=True))
+    with pytest.raises(ValueError, match="image_steps: vgan has no image discriminator"):
+        validate_video_variant(VideoVariantOptions(arch="vgan", image_steps=1), (4, 1, 16, 16), 0, "v")

@@ -82,6 +82,8 @@ class VideoVariantConfig(_Strict):
     ema_decay: Annotated[float, Field(ge=0, lt=1)] = 0.999
     image_d_weight: Annotated[float, Field(ge=0)] = 1.0
     image_d_frames: Annotated[int, Field(ge=1)] = 1
+    image_steps: Annotated[int, Field(ge=0, le=20)] = 0  # mocogan*: extra frame-only (D_I, G) updates per step
+    image_batch_size: Annotated[int, Field(ge=2, le=4096)] = 64
     sample_clips: Annotated[int, Field(ge=1, le=256)] = 16  # clips in each GIF grid
     checkpoint_every: Annotated[int, Field(ge=1)] = 25
     log_every: Annotated[int, Field(ge=1)] = 25

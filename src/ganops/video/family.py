@@ -164,13 +164,45 @@ def g_step(parts: VideoParts, y: torch.Tensor | None, batch_size: int, device: t
     return out | {"g_loss": total.detach()}
 
 
+def frame_step(parts: VideoParts, real: torch.Tensor, y: torch.Tensor | None) -> None:
+    """One (D_image, G) update on single frames alone: the image GAN game inside the video GAN.
+
+    `image_batch_size` real frames are drawn (clip and time at random) from the batch's real clips,
+    against one random frame of as many generated clips. No video D runs, so it costs about one image
+    GAN step: extra content training for G's frame renderer (mocogan_st: its canvas) at a fraction of
+    a video step. Draws from the global RNG like every other step (exact resume holds).
+    """
+    cfg, loss = parts.cfg, LOSSES[parts.cfg.loss]
+    n, (batch, frames) = cfg.image_batch_size, real.shape[:2]
+    clip, t_real, t_fake = (torch.randint(k, (n,), device=real.device) for k in (batch, frames, frames))
+    real_frames, y_n = real[clip, t_real], (y[clip] if y is not None else None)  # (n, C, H, W), (n,)
+    fake = parts.G(torch.randn(n, parts.G.z_dim, device=real.device), y_n)  # (n, T, C, H, W)
+    fake_frames = fake[torch.arange(n, device=real.device), t_fake]  # (n, C, H, W)
+    d_loss = loss.d_loss(parts.D_image(real_frames, y_n), parts.D_image(fake_frames.detach(), y_n), cfg.label_smoothing)
+    if cfg.r1_weight > 0:
+        d_loss = d_loss + cfg.r1_weight / 2 * r1_penalty(parts.D_image, real_frames, y_n)
+    parts.opt_D.zero_grad(set_to_none=True)
+    d_loss.backward()
+    parts.opt_D.step()  # Adam skips the video D: its gradients are None
+    parts.D_image.requires_grad_(False)
+    g_loss = loss.g_loss(parts.D_image(fake_frames, y_n))
+    parts.opt_G.zero_grad(set_to_none=True)
+    g_loss.backward()
+    parts.opt_G.step()
+    parts.D_image.requires_grad_(True)
+
+
 def train_step(parts: VideoParts, next_batch: NextBatch, step: int) -> dict[str, torch.Tensor]:
-    """n_critic D updates, one G update, EMA; `step` = G updates done before this one."""
+    """n_critic D updates, one G update, `image_steps` frame-only updates, EMA; `step` = train steps
+    done before this one."""
     for _ in range(parts.cfg.n_critic):
         batch = next_batch(STREAM)
         logs = d_step(parts, batch)
     real = batch["clip"]
-    logs |= g_step(parts, _labels(parts, batch), len(real), real.device)
+    y = _labels(parts, batch)
+    logs |= g_step(parts, y, len(real), real.device)
+    for _ in range(parts.cfg.image_steps if parts.D_image is not None else 0):
+        frame_step(parts, real, y)
     if parts.G_ema is not None:
         update_ema(parts.G_ema, parts.G, parts.cfg.ema_decay, step)
     return logs

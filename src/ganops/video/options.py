@@ -35,6 +35,8 @@ class VideoVariantOptions:
     ema_decay: float = 0.999  # 0 disables G_ema
     image_d_weight: float = 1.0  # mocogan: weight of the image-D loss terms
     image_d_frames: int = 1  # mocogan: frames sampled per clip for D_I (MoCoGAN: 1)
+    image_steps: int = 0  # mocogan*: extra (D_I, G) updates on single frames per step (family.frame_step)
+    image_batch_size: int = 64  # frames in each of those updates
     sample_clips: int = 16  # clips in each samples.gif
     checkpoint_every: int = 100
     log_every: int = 25
@@ -61,5 +63,7 @@ def validate_video_variant(cfg: Any, clip_shape: tuple[int, ...], num_classes: i
     num_stages(clip_shape[2])
     if cfg.conditional and num_classes < 2:
         raise ValueError(f"{where}.conditional: the clips have no labels (set conditional: false)")
+    if cfg.image_steps and not get_arch(cfg.arch).image_discriminator:
+        raise ValueError(f"{where}.image_steps: {cfg.arch} has no image discriminator (set image_steps: 0)")
     if cfg.image_d_frames < 1 or cfg.image_d_frames > clip_shape[0]:
         raise ValueError(f"{where}.image_d_frames: must be in 1..{clip_shape[0]} (got {cfg.image_d_frames})")
