@@ -201,7 +201,7 @@ def train_step(parts: VideoParts, next_batch: NextBatch, step: int) -> dict[str,
     real = batch["clip"]
     y = _labels(parts, batch)
     logs |= g_step(parts, y, len(real), real.device)
-    for _ in range(parts.cfg.image_steps if parts.D_image is not None else 0):
+    for _ in range(parts.cfg.image_steps):  # 0 unless the arch has an image D (validate_video_variant)
         frame_step(parts, real, y)
     if parts.G_ema is not None:
         update_ema(parts.G_ema, parts.G, parts.cfg.ema_decay, step)
