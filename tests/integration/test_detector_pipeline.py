@@ -62,7 +62,10 @@ def test_fakes_are_stored_exactly_like_the_reals(tiny_repo):
             assert fakes.min() >= 0.0 and fakes.max() <= 1.0
             np.testing.assert_allclose(fakes * 255, np.round(fakes * 255), atol=1e-3)  # 8-bit like the reals
         assert len(train) + len(test) == 120
-        assert abs(len(train) / 120 - counts["detector_train"] / (counts["detector_train"] + counts["test"])) < 0.01
+        # train:test like the detectors' real training splits (detector.real_splits, default
+        # detector_train + gan_train) to the real test split
+        real_train = counts["detector_train"] + counts["gan_train"]
+        assert abs(len(train) / 120 - real_train / (real_train + counts["test"])) < 0.01
         assert not np.array_equal(train[: len(test)], test)  # distinct seeds per part
 
 
@@ -78,7 +81,7 @@ def test_detector_metrics_are_finite_and_reported(tiny_repo):
         for key in ("auc", "tpr_at_fpr_1pct", "tpr_at_fpr_0p1pct", "balanced_accuracy", "brier", "ece_15bin"):
             assert 0.0 <= test[key] <= 1.0, (name, key, test[key])
         assert test["auc_ci95_low"] <= test["auc"] <= test["auc_ci95_high"]
-        assert test["num_real"] == 120 and test["num_fake"] == 120  # 60 test fakes per variant
+        assert test["num_real"] == 120 and test["num_fake"] == 48  # 24 of 120 fakes per variant: 480 : 120 reals
         assert set(metrics[name]["leave_one_out_auc"]) == set(VARIANTS)
         assert set(metrics[name]["robustness_auc"]) == {"clean", *PERTURBATIONS}
         assert (repo / f"models/detector/{name}/detector.pt").stat().st_size > 0
