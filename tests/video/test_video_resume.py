@@ -25,9 +25,9 @@ def clips():
     return digits.clips, digits.digits[:, 0]
 
 
-def _train(arch, clips, out, checkpoints, stop_after=None, conditional=False):
-    cfg = VideoVariantOptions(arch=arch, conditional=conditional, width=8, z_dim=8, motion_dim=4,
-                              batch_size=4, num_steps=6, checkpoint_every=2, log_every=1, sample_clips=4)  # fmt: skip
+def _train(arch, clips, out, checkpoints, stop_after=None, conditional=False, **options):
+    cfg = VideoVariantOptions(arch=arch, conditional=conditional, width=8, z_dim=8, motion_dim=4, batch_size=4,
+                              num_steps=6, checkpoint_every=2, log_every=1, sample_clips=4, **options)  # fmt: skip
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(5)
         net = ClipFeatureNet([8, 1, 16, 16], {"digits": 10}, width=4, feature_dim=8).eval()
@@ -36,12 +36,19 @@ def _train(arch, clips, out, checkpoints, stop_after=None, conditional=False):
                        quality_key=probe.key, stop_after=stop_after)  # fmt: skip
 
 
-@pytest.mark.parametrize(("arch", "conditional"), [("mocogan", False), ("mocogan_st", True), ("vgan", True)])
-def test_killed_and_resumed_equals_uninterrupted(arch, conditional, clips, tmp_path):
-    whole = _train(arch, clips, tmp_path / "a", tmp_path / "a_ck", conditional=conditional)
+# the last case resumes inside the content steps (checkpoint 2) and crosses into the video game at 3
+CONTENT = {"content_steps": 3, "image_batch_size": 6, "shift_mode": "whole_pixel"}
+
+
+CASES = [("mocogan", False, {}), ("mocogan_st", True, {}), ("vgan", True, {}), ("mocogan_st", True, CONTENT)]
+
+
+@pytest.mark.parametrize(("arch", "conditional", "options"), CASES)
+def test_killed_and_resumed_equals_uninterrupted(arch, conditional, options, clips, tmp_path):
+    whole = _train(arch, clips, tmp_path / "a", tmp_path / "a_ck", conditional=conditional, **options)
     with pytest.raises(TrainingInterrupted):
-        _train(arch, clips, tmp_path / "b", tmp_path / "b_ck", stop_after=3, conditional=conditional)
-    resumed = _train(arch, clips, tmp_path / "b", tmp_path / "b_ck", conditional=conditional)
+        _train(arch, clips, tmp_path / "b", tmp_path / "b_ck", stop_after=3, conditional=conditional, **options)
+    resumed = _train(arch, clips, tmp_path / "b", tmp_path / "b_ck", conditional=conditional, **options)
     assert resumed.resumed_from == 2 and resumed.steps == whole.steps == 6
     assert resumed.best_step == whole.best_step and resumed.best_quality == whole.best_quality
     last_a = torch.load(tmp_path / "a_ck/last.pt", weights_only=True)
@@ -53,6 +60,7 @@ def test_killed_and_resumed_equals_uninterrupted(arch, conditional, clips, tmp_p
             assert torch.equal(value, flat_b[key]) if torch.is_tensor(value) else value == flat_b[key], (part, key)
     assert (tmp_path / "a/generator.pt").read_bytes() == (tmp_path / "b/generator.pt").read_bytes()
     assert (tmp_path / "a/quality.csv").read_text() == (tmp_path / "b/quality.csv").read_text()
+    assert (tmp_path / "a/losses.csv").read_text() == (tmp_path / "b/losses.csv").read_text()
     G, meta = load_video_generator(tmp_path / "b/generator.pt")
     assert meta["num_classes"] == (10 if conditional else 0) and meta["clip_shape"] == [8, 1, 16, 16]
 

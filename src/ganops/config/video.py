@@ -68,6 +68,7 @@ class VideoVariantConfig(_Strict):
     z_dim: Annotated[int, Field(ge=2, le=1024)] = 64  # mocogan, mocogan_st: content code; vgan: the whole latent
     motion_dim: Annotated[int, Field(ge=2, le=256)] = 16  # mocogan, mocogan_st: GRU motion code
     max_shift: Annotated[float, Field(gt=0, le=1)] = 0.4  # mocogan_st: largest shift, in half-canvas units
+    shift_mode: Literal["subpixel", "whole_pixel"] = "subpixel"  # mocogan_st: bilinear | rounded shifts
     width: Annotated[int, Field(ge=4, le=512)] = 16
     spectral_norm: bool = True
     batch_size: Annotated[int, Field(ge=2, le=4096)] = 16
@@ -84,6 +85,7 @@ class VideoVariantConfig(_Strict):
     image_d_frames: Annotated[int, Field(ge=1)] = 1
     image_steps: Annotated[int, Field(ge=0, le=20)] = 0  # mocogan*: extra frame-only (D_I, G) updates per step
     image_batch_size: Annotated[int, Field(ge=2, le=4096)] = 64
+    content_steps: Annotated[int, Field(ge=0)] = 0  # mocogan*: the first steps are frame-only (D_I, G) updates
     sample_clips: Annotated[int, Field(ge=1, le=256)] = 16  # clips in each GIF grid
     checkpoint_every: Annotated[int, Field(ge=1)] = 25
     log_every: Annotated[int, Field(ge=1)] = 25

@@ -22,9 +22,11 @@ class NonFiniteGuard:
         self.first = torch.full((), self.NEVER, dtype=torch.long, device=device)
 
     def update(self, values: dict[str, torch.Tensor], step: int) -> None:
-        finite = torch.isfinite(values[self.keys[0]])
-        for key in self.keys[1:]:
-            finite = finite & torch.isfinite(values[key])
+        """Checks the keys this step returned (a phase may compute only some: see Loop.log_values)."""
+        present = [values[key] for key in self.keys if key in values]
+        finite = torch.isfinite(present[0])
+        for value in present[1:]:
+            finite = finite & torch.isfinite(value)
         self.first = torch.where(finite, self.first, self.first.clamp(max=step))
 
     def first_bad(self) -> int | None:

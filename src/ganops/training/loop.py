@@ -272,9 +272,14 @@ class _Session:
             self.export(sampler)  # the best so far is on disk even if the run dies later
 
     def log_values(self, values: dict[str, torch.Tensor], rate: float) -> dict[str, float]:
-        """Average over ranks; on rank 0 append to losses.csv, the bar and `log`."""
+        """Average over ranks; on rank 0 append to losses.csv, the bar and `log`.
+
+        A step may return only some of the family's log keys (a phase that does not compute the
+        others, e.g. the video family's frame-only content steps): those are NaN in losses.csv and
+        not passed to `log`."""
         log_keys = self.family.log_keys
-        logged = torch.stack([values[k].float() for k in log_keys])
+        nan = torch.full((), float("nan"), device=next(iter(values.values())).device)
+        logged = torch.stack([values[k].float() if k in values else nan for k in log_keys])
         if self.dist.enabled:
             logged = all_reduce_mean(logged)
         last = dict(zip(log_keys, logged.tolist(), strict=True))
@@ -282,7 +287,7 @@ class _Session:
             self.state.history.append([self.state.step, *(last[k] for k in log_keys)])
             append_row(self.out_dir / LOSSES_CSV, self.state.history[-1])
             if self.log is not None:
-                self.log(self.state.step, last)
+                self.log(self.state.step, {k: v for k, v in last.items() if k in values})
         return last
 
     def run(self, stop_after: int | None) -> TrainResult:

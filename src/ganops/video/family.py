@@ -164,20 +164,20 @@ def g_step(parts: VideoParts, y: torch.Tensor | None, batch_size: int, device: t
     return out | {"g_loss": total.detach()}
 
 
-def frame_step(parts: VideoParts, real: torch.Tensor, y: torch.Tensor | None) -> None:
+def frame_step(parts: VideoParts, real: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
     """One (D_image, G) update on single frames alone: the image GAN game inside the video GAN.
 
     `image_batch_size` real frames are drawn (clip and time at random) from the batch's real clips,
-    against one random frame of as many generated clips. No video D runs, so it costs about one image
-    GAN step: extra content training for G's frame renderer (mocogan_st: its canvas) at a fraction of
-    a video step. Draws from the global RNG like every other step (exact resume holds).
+    against one random frame of as many generated clips (G renders only that frame: `frames_at`). No
+    video D runs, so it costs about one image GAN step: content training for G's frame renderer
+    (mocogan_st: its canvas) at a fraction of a video step. Draws from the global RNG like every
+    other step (exact resume holds). Returns the image losses (d_image, g_image).
     """
     cfg, loss = parts.cfg, LOSSES[parts.cfg.loss]
     n, (batch, frames) = cfg.image_batch_size, real.shape[:2]
     clip, t_real, t_fake = (torch.randint(k, (n,), device=real.device) for k in (batch, frames, frames))
     real_frames, y_n = real[clip, t_real], (y[clip] if y is not None else None)  # (n, C, H, W), (n,)
-    fake = parts.G(torch.randn(n, parts.G.z_dim, device=real.device), y_n)  # (n, T, C, H, W)
-    fake_frames = fake[torch.arange(n, device=real.device), t_fake]  # (n, C, H, W)
+    fake_frames = parts.G.frames_at(torch.randn(n, parts.G.z_dim, device=real.device), y_n, t_fake)  # (n, C, H, W)
     d_loss = loss.d_loss(parts.D_image(real_frames, y_n), parts.D_image(fake_frames.detach(), y_n), cfg.label_smoothing)
     if cfg.r1_weight > 0:
         d_loss = d_loss + cfg.r1_weight / 2 * r1_penalty(parts.D_image, real_frames, y_n)
@@ -190,11 +190,23 @@ def frame_step(parts: VideoParts, real: torch.Tensor, y: torch.Tensor | None) ->
     g_loss.backward()
     parts.opt_G.step()
     parts.D_image.requires_grad_(True)
+    return {"d_image": d_loss.detach(), "g_image": g_loss.detach()}
 
 
 def train_step(parts: VideoParts, next_batch: NextBatch, step: int) -> dict[str, torch.Tensor]:
     """n_critic D updates, one G update, `image_steps` frame-only updates, EMA; `step` = train steps
-    done before this one."""
+    done before this one.
+
+    The first `content_steps` steps are one frame-only update each instead (MoCoGAN's image game
+    alone, at `image_batch_size` frames): G learns to draw frames, at a fraction of a video step's cost, before
+    the video D (a 3D CNN on whole clips, most of a video step's cost) joins. Those steps log the
+    image losses only (d_loss / g_loss = d_image / g_image; the video columns are NaN)."""
+    if step < parts.cfg.content_steps:  # 0 unless the arch has an image D (validate_video_variant)
+        batch = next_batch(STREAM)
+        logs = frame_step(parts, batch["clip"], _labels(parts, batch))
+        if parts.G_ema is not None:
+            update_ema(parts.G_ema, parts.G, parts.cfg.ema_decay, step)
+        return logs | {"d_loss": logs["d_image"], "g_loss": logs["g_image"]}
     for _ in range(parts.cfg.n_critic):
         batch = next_batch(STREAM)
         logs = d_step(parts, batch)

@@ -71,8 +71,9 @@ class MoCoGANGenerator(nn.Module):
         """h_0 (B, m), noise (B, T, m) -> motion codes (B, T, m)."""
         return motion_codes(self.gru, h, noise)
 
-    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        frames, channels, side, _ = self.clip_shape
+    def _latents(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """z (B, z_dim) -> each frame's renderer input (B, T, d)."""
+        frames = self.clip_shape[0]
         batch = len(z)
         assert z.shape == (batch, self.z_dim), (tuple(z.shape), self.z_dim)
         content, h0, noise = z.split([self.content_dim, self.motion_dim, self.motion_dim * frames], dim=1)
@@ -82,5 +83,13 @@ class MoCoGANGenerator(nn.Module):
             if y is None:
                 raise ValueError("this video generator is class-conditional: pass labels y (B,) int64")
             parts.append(self.embed(y)[:, None].expand(-1, frames, -1))  # (B, T, e)
-        latent = torch.cat(parts, dim=2).reshape(batch * frames, -1)  # (B*T, d)
-        return self.frames(latent).view(batch, frames, channels, side, side)
+        return torch.cat(parts, dim=2)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        frames, channels, side, _ = self.clip_shape
+        latent = self._latents(z, y)  # (B, T, d)
+        return self.frames(latent.flatten(0, 1)).view(len(z), frames, channels, side, side)
+
+    def frames_at(self, z: torch.Tensor, y: torch.Tensor | None, t: torch.Tensor) -> torch.Tensor:
+        """Frame t[i] of clip i alone, (B, C, H, W): one frame rendered per clip, not T."""
+        return self.frames(self._latents(z, y)[torch.arange(len(z), device=z.device), t])

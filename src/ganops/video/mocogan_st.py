@@ -33,6 +33,7 @@ BACKGROUND = -1.0  # tanh value of black: what a shift uncovers
 MAX_STEP = 0.5  # largest shift per frame, in half-canvas units (8 px / frame at 32 px)
 CANVAS_OFFSET = -2.0  # before the canvas tanh: G starts near black (tanh(-2) = -0.96)
 G_LABELS = ("modulation", "input")  # how a conditional canvas G takes the label (VideoVariantConfig.g_label)
+SHIFT_MODES = ("subpixel", "whole_pixel")  # VideoVariantConfig.shift_mode
 WINDOW_FLAT = 0.6  # canvas window: 1 within +-0.6 of the half-side, a cosine fall to 0 at the border
 
 
@@ -51,6 +52,17 @@ def canvas_window(side: int) -> torch.Tensor:
     ramp = ((u.abs() - WINDOW_FLAT) / (1 - WINDOW_FLAT)).clamp(0, 1)
     w = torch.cos(ramp * torch.pi / 2) ** 2
     return w[:, None] * w[None, :]
+
+
+def whole_pixels(offsets: torch.Tensor, side: int) -> torch.Tensor:
+    """Offsets (half-canvas units) rounded to whole pixels of a `side`-px canvas, straight-through.
+
+    Moving digits (like any pasted sprite) move by whole pixels, so every real frame shows the digit
+    exactly as drawn; a bilinear shift by a fraction of a pixel blurs it differently in every frame.
+    The forward pass rounds, the backward pass is the identity (Bengio et al. 2013's straight-through
+    estimator), so the motion heads still learn from the frames."""
+    per_px = side / 2
+    return offsets + (torch.round(offsets * per_px) / per_px - offsets).detach()
 
 
 def shift_frames(canvas: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
@@ -79,11 +91,14 @@ class MoCoGANShiftGenerator(nn.Module):
         width: int = 32,
         max_shift: float = 0.4,
         g_label: str = "input",  # exports from before the key drew the label into the input
+        shift_mode: str = "subpixel",  # exports from before the key shifted bilinearly
     ) -> None:
         super().__init__()
         frames, channels, side, _ = clip_shape
         if g_label not in G_LABELS:
             raise ValueError(f"g_label: must be one of {', '.join(G_LABELS)} (got {g_label!r})")
+        if shift_mode not in SHIFT_MODES:
+            raise ValueError(f"shift_mode: must be one of {', '.join(SHIFT_MODES)} (got {shift_mode!r})")
         self.config = dict(
             clip_shape=list(clip_shape),
             num_classes=num_classes,
@@ -92,10 +107,11 @@ class MoCoGANShiftGenerator(nn.Module):
             width=width,
             max_shift=max_shift,
             g_label=g_label,
+            shift_mode=shift_mode,
         )
         self.clip_shape = tuple(clip_shape)
         self.num_classes, self.content_dim, self.motion_dim = num_classes, content_dim, motion_dim
-        self.max_shift = max_shift
+        self.max_shift, self.shift_mode = max_shift, shift_mode
         self.z_dim = content_dim + motion_dim * (1 + frames)
         self.gru = nn.GRUCell(motion_dim, motion_dim)
         self.to_start = nn.Linear(motion_dim, 2)
@@ -112,7 +128,7 @@ class MoCoGANShiftGenerator(nn.Module):
 
     @staticmethod
     def config_from(cfg: Any, clip_shape: tuple[int, int, int, int], num_classes: int) -> dict:
-        """cfg attributes read: z_dim (content code), motion_dim, width, max_shift, g_label."""
+        """cfg attributes read: z_dim (content code), motion_dim, width, max_shift, g_label, shift_mode."""
         return dict(
             clip_shape=list(clip_shape),
             num_classes=num_classes,
@@ -121,6 +137,7 @@ class MoCoGANShiftGenerator(nn.Module):
             width=cfg.width,
             max_shift=cfg.max_shift,
             g_label=cfg.g_label,
+            shift_mode=cfg.shift_mode,
         )
 
     def offsets(self, h: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -131,10 +148,11 @@ class MoCoGANShiftGenerator(nn.Module):
         """
         start = self.max_shift * torch.tanh(self.to_start(h))  # (B, 2)
         steps = MAX_STEP * torch.tanh(self.to_step(motion_codes(self.gru, h, noise)))  # (B, T, 2)
-        path = start[:, None] + torch.cumsum(steps, dim=1) - steps  # frame 0 at the start
-        return reflect(path, self.max_shift)
+        path = reflect(start[:, None] + torch.cumsum(steps, dim=1) - steps, self.max_shift)  # frame 0 at the start
+        return whole_pixels(path, self.clip_shape[-1]) if self.shift_mode == "whole_pixel" else path
 
-    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def _canvas_and_offsets(self, z: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """z (B, z_dim) -> the windowed canvas (B, C, H, W) and its path (B, T, 2)."""
         frames = self.clip_shape[0]
         batch = len(z)
         assert z.shape == (batch, self.z_dim), (tuple(z.shape), self.z_dim)
@@ -145,4 +163,12 @@ class MoCoGANShiftGenerator(nn.Module):
             content = torch.cat([content, self.embed(y)], dim=1)
         canvas = self.canvas(content, y if self.num_classes else None)  # (B, C, H, W)
         canvas = BACKGROUND + (canvas - BACKGROUND) * self.window.to(canvas.dtype)
-        return shift_frames(canvas, self.offsets(h0, noise.reshape(batch, frames, self.motion_dim)))
+        return canvas, self.offsets(h0, noise.reshape(batch, frames, self.motion_dim))
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return shift_frames(*self._canvas_and_offsets(z, y))
+
+    def frames_at(self, z: torch.Tensor, y: torch.Tensor | None, t: torch.Tensor) -> torch.Tensor:
+        """Frame t[i] of clip i alone, (B, C, H, W): what forward(z, y)[arange(B), t] is, one shift per clip."""
+        canvas, offsets = self._canvas_and_offsets(z, y)
+        return shift_frames(canvas, offsets[torch.arange(len(z), device=z.device), t][:, None])[:, 0]

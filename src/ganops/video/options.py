@@ -21,6 +21,7 @@ class VideoVariantOptions:
     z_dim: int = 64  # mocogan, mocogan_st: content code; vgan: the whole latent
     motion_dim: int = 16  # mocogan, mocogan_st: GRU motion code and per-frame noise size
     max_shift: float = 0.4  # mocogan_st: largest translation of the canvas, in half-canvas units
+    shift_mode: str = "subpixel"  # mocogan_st: subpixel (bilinear) | whole_pixel (rounded, straight-through)
     width: int = 32  # base channel count of G and both D's
     spectral_norm: bool = True  # on the discriminators
     batch_size: int = 16  # clips per D step
@@ -37,6 +38,7 @@ class VideoVariantOptions:
     image_d_frames: int = 1  # mocogan: frames sampled per clip for D_I (MoCoGAN: 1)
     image_steps: int = 0  # mocogan*: extra (D_I, G) updates on single frames per step (family.frame_step)
     image_batch_size: int = 64  # frames in each of those updates
+    content_steps: int = 0  # mocogan*: the first content_steps of num_steps are frame-only (D_I, G) updates
     sample_clips: int = 16  # clips in each samples.gif
     checkpoint_every: int = 100
     log_every: int = 25
@@ -65,5 +67,12 @@ def validate_video_variant(cfg: Any, clip_shape: tuple[int, ...], num_classes: i
         raise ValueError(f"{where}.conditional: the clips have no labels (set conditional: false)")
     if cfg.image_steps and not get_arch(cfg.arch).image_discriminator:
         raise ValueError(f"{where}.image_steps: {cfg.arch} has no image discriminator (set image_steps: 0)")
+    if cfg.content_steps and not get_arch(cfg.arch).image_discriminator:
+        raise ValueError(f"{where}.content_steps: {cfg.arch} has no image discriminator (set content_steps: 0)")
+    if cfg.content_steps >= cfg.num_steps:
+        raise ValueError(
+            f"{where}.content_steps: {cfg.content_steps} leaves no video steps of num_steps {cfg.num_steps} "
+            "(make it smaller than num_steps)"
+        )
     if cfg.image_d_frames < 1 or cfg.image_d_frames > clip_shape[0]:
         raise ValueError(f"{where}.image_d_frames: must be in 1..{clip_shape[0]} (got {cfg.image_d_frames})")
