@@ -77,3 +77,5 @@ def test_too_few_videos_and_bad_params_are_one_line_errors(tmp_path):
         with pytest.raises(ConfigError, match=message) as error:
             parse_params({"video": video})
         assert "\n" not in str(error.value)
+    two = parse_params({"video": {"moving_digits": {"num_digits": 2}, "variants": {"m": {"conditional": "auto"}}}})
+    assert two.video.variants["m"].conditional == "auto"  # resolved on the clips' labels by train_video

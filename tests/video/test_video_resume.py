@@ -26,8 +26,9 @@ def clips():
 
 
 def _train(arch, clips, out, checkpoints, stop_after=None, conditional=False, **options):
+    options = {"num_steps": 6, **options}
     cfg = VideoVariantOptions(arch=arch, conditional=conditional, width=8, z_dim=8, motion_dim=4, batch_size=4,
-                              num_steps=6, checkpoint_every=2, log_every=1, sample_clips=4, **options)  # fmt: skip
+                              checkpoint_every=2, log_every=1, sample_clips=4, **options)  # fmt: skip
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(5)
         net = ClipFeatureNet([8, 1, 16, 16], {"digits": 10}, width=4, feature_dim=8).eval()
@@ -69,6 +70,14 @@ def test_conditional_on_unlabelled_clips_is_one_line_naming_the_key(clips, tmp_p
     unlabelled = (clips[0], np.full(len(clips[1]), -1))
     with pytest.raises(ValueError, match=r"^video.variants.vgan.conditional: the clips have no labels"):
         _train("vgan", unlabelled, tmp_path / "o", tmp_path / "ck", conditional=True)
+
+
+def test_conditional_auto_follows_the_labels(clips, tmp_path):
+    _train("mocogan_st", clips, tmp_path / "l", tmp_path / "l_ck", conditional="auto", num_steps=2)
+    _train("mocogan_st", (clips[0], np.full(len(clips[1]), -1)), tmp_path / "u", tmp_path / "u_ck",
+           conditional="auto", num_steps=2)  # fmt: skip
+    assert load_video_generator(tmp_path / "l/generator.pt")[1]["num_classes"] == 10
+    assert load_video_generator(tmp_path / "u/generator.pt")[1]["num_classes"] == 0
 
 
 def _flat(state, prefix=""):

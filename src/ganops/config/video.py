@@ -63,7 +63,7 @@ class VideoVariantConfig(_Strict):
 
     arch: Literal[VIDEO_ARCHS] = "mocogan"  # type: ignore[valid-type]  (Literal of the tuple's values)
     loss: str = "non_saturating"
-    conditional: bool = False
+    conditional: Literal["auto"] | bool = False  # auto: conditional when every clip has one of 2+ class labels
     g_label: Literal["modulation", "input"] = "modulation"  # mocogan_st, conditional: canvas G's norms | z
     z_dim: Annotated[int, Field(ge=2, le=1024)] = 64  # mocogan, mocogan_st: content code; vgan: the whole latent
     motion_dim: Annotated[int, Field(ge=2, le=256)] = 16  # mocogan, mocogan_st: GRU motion code
@@ -170,10 +170,10 @@ class VideoConfig(_Strict):
         train_clips = round(self.num_clips * self.split.gan_train) if digits else None
         for name, variant in self.variants.items():
             where = f"variants.{name}"
-            if variant.conditional and digits and self.moving_digits.num_digits != 1:
+            if variant.conditional is True and digits and self.moving_digits.num_digits != 1:
                 raise ValueError(
                     f"{where}.conditional: clips with 2 digits have no single class label "
-                    "(set conditional: false or moving_digits.num_digits: 1)"
+                    "(set conditional: false or auto, or moving_digits.num_digits: 1)"
                 )
             if train_clips is not None and variant.batch_size > train_clips:
                 raise ValueError(

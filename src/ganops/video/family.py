@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ganops.config.plain import with_values
 from ganops.training import loop
 from ganops.training.ema import make_ema, update_ema
 from ganops.training.family import FAMILIES, BuildContext, Family, NextBatch, register_family
@@ -272,6 +273,8 @@ def train_video(
     known = labels[labels >= 0]
     num_classes = int(known.max()) + 1 if len(known) else 0
     where = f"video.variants.{variant}"
+    if cfg.conditional == "auto":  # resolved once here: checkpoints, export and MLflow see true / false
+        cfg = with_values(cfg, conditional=bool(num_classes >= 2 and len(known) == len(labels)))
     validate_video_variant(cfg, tuple(clips.shape[1:]), num_classes, variant)
     stream: dict[str, np.ndarray] = {"clip": clips}
     if cfg.conditional:

@@ -16,7 +16,7 @@ from ganops.training.losses import LOSSES
 class VideoVariantOptions:
     arch: str = "mocogan"  # mocogan | mocogan_st | vgan (ganops.video.architectures)
     loss: str = "non_saturating"  # any ganops.training.losses entry without a gradient penalty
-    conditional: bool = False
+    conditional: bool | str = False  # True | False | "auto" (train_video: conditional when every clip is labelled)
     g_label: str = "modulation"  # mocogan_st, conditional: modulation (conditional BN in the canvas G) | input
     z_dim: int = 64  # mocogan, mocogan_st: content code; vgan: the whole latent
     motion_dim: int = 16  # mocogan, mocogan_st: GRU motion code and per-frame noise size
