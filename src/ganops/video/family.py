@@ -4,6 +4,8 @@ One step = `n_critic` D updates then one G update, then the EMA update:
 - D: video D on real vs generated clips (B, T, C, H, W); for MoCoGAN also the image D on
   `image_d_frames` frames sampled per clip, weighted by `image_d_weight`; optional R1 on real inputs.
 - G: the same terms with the generator's loss.
+The first `content_steps` steps (default 0) are frame-only (D_image, G) updates instead, and
+`image_steps` adds such updates to every video step (`frame_step`).
 All randomness (z, sampled frame indices) comes from the global torch RNG, which the loop seeds and
 checkpoints, so a resumed run repeats an uninterrupted one bit for bit.
 """
@@ -199,9 +201,9 @@ def train_step(parts: VideoParts, next_batch: NextBatch, step: int) -> dict[str,
     done before this one.
 
     The first `content_steps` steps are one frame-only update each instead (MoCoGAN's image game
-    alone, at `image_batch_size` frames): G learns to draw frames, at a fraction of a video step's cost, before
-    the video D (a 3D CNN on whole clips, most of a video step's cost) joins. Those steps log the
-    image losses only (d_loss / g_loss = d_image / g_image; the video columns are NaN)."""
+    alone, at `image_batch_size` frames): G learns to draw frames at a fraction of a video step's
+    cost before the video D (a 3D CNN on whole clips, most of a video step's cost) joins. Those steps
+    log the image losses only (d_loss / g_loss = d_image / g_image; the video columns are NaN)."""
     if step < parts.cfg.content_steps:  # 0 unless the arch has an image D (validate_video_variant)
         batch = next_batch(STREAM)
         logs = frame_step(parts, batch["clip"], _labels(parts, batch))
