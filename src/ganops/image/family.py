@@ -30,6 +30,7 @@ from ganops.training import loop
 from ganops.training.ema import make_ema, update_ema
 from ganops.training.family import FAMILIES, BuildContext, Family, NextBatch, register_family
 from ganops.training.losses import LOSSES, GanLoss, gradient_penalty, r1_penalty, validate_loss
+from ganops.training.updates import frozen, update
 
 if TYPE_CHECKING:
     from ganops.config.params import GanConfig, VariantConfig
@@ -186,9 +187,7 @@ def d_step(
         if cfg.r1_weight > 0:
             penalty = r1_penalty(tr.D, real_in, y)
             loss = loss + 0.5 * cfg.r1_weight * penalty
-    tr.opt_d.zero_grad(set_to_none=True)
-    loss.backward()
-    tr.opt_d.step()
+    update(tr.opt_d, loss)
     values = {
         LOSS_D: loss.detach(),
         D_REAL: real_logits.detach().mean(),
@@ -200,16 +199,13 @@ def d_step(
 
 def g_step(tr: Trainer, fake: torch.Tensor | None, y: torch.Tensor | None, batch_size: int) -> torch.Tensor:
     """One G update; `fake` is reused when it still carries G's graph, else drawn afresh."""
-    tr.D.requires_grad_(False)  # G's loss needs gradients w.r.t. images only, not D's weights
-    with tr.autocast():
-        if fake is None:
-            z = torch.randn(batch_size, tr.cfg.z_dim, device=tr.device)  # (B, z_dim)
-            fake = tr.G_fwd(z, y)  # (B, C, H, W)
-        loss = tr.loss.g_loss(tr.D_for_g(_augment(tr, fake), y).float())
-    tr.opt_g.zero_grad(set_to_none=True)
-    loss.backward()
-    tr.opt_g.step()
-    tr.D.requires_grad_(True)
+    with frozen(tr.D):  # G's loss needs gradients w.r.t. images only, not D's weights
+        with tr.autocast():
+            if fake is None:
+                z = torch.randn(batch_size, tr.cfg.z_dim, device=tr.device)  # (B, z_dim)
+                fake = tr.G_fwd(z, y)  # (B, C, H, W)
+            loss = tr.loss.g_loss(tr.D_for_g(_augment(tr, fake), y).float())
+        update(tr.opt_g, loss)
     return loss.detach()
 
 

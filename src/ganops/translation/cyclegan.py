@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ganops.training.family import BuildContext, Family, NextBatch, register_family
+from ganops.training.updates import frozen, update
 from ganops.translation.architectures import build_network
 from ganops.translation.losses import adversarial, cycle_loss, identity_applies, l1
 from ganops.translation.optim import (
@@ -30,7 +31,6 @@ from ganops.translation.optim import (
     check_weights,
     image_shape,
     same_size,
-    set_requires_grad,
 )
 from ganops.translation.pool import ImagePool
 from ganops.translation.samples import to_unit, write_samples
@@ -137,19 +137,14 @@ def train_step(parts: CycleGanParts, next_batch: NextBatch, step: int) -> dict[s
         net.train()
 
     # --- Gs: adversarial + cycle + identity, Ds frozen ---
-    set_requires_grad([n["D_a"], n["D_b"]], False)
-    parts.opt_g.zero_grad(set_to_none=True)
-    out = _generator_loss(parts, a, b)
-    out["loss_g"].backward()
-    parts.opt_g.step()
+    with frozen(n["D_a"], n["D_b"]):
+        out = _generator_loss(parts, a, b)
+        update(parts.opt_g, out["loss_g"])
 
     # --- Ds: real images vs pooled past fakes ---
-    set_requires_grad([n["D_a"], n["D_b"]], True)
-    parts.opt_d.zero_grad(set_to_none=True)
     loss_d_a = d_loss(n["D_a"](a), n["D_a"](parts.pool_a.query(out["fake_a"])))
     loss_d_b = d_loss(n["D_b"](b), n["D_b"](parts.pool_b.query(out["fake_b"])))
-    (loss_d_a + loss_d_b).backward()
-    parts.opt_d.step()
+    update(parts.opt_d, loss_d_a + loss_d_b)
 
     lr = torch.tensor(parts.sched_g.get_last_lr()[0], device=a.device)  # the lr this step used
     parts.sched_g.step()

@@ -1,4 +1,4 @@
-"""Optimiser, schedule and gradient-switch helpers shared by the pix2pix and CycleGAN families."""
+"""Optimiser, schedule and shape helpers shared by the pix2pix and CycleGAN families."""
 
 from __future__ import annotations
 
@@ -17,13 +17,6 @@ def adam_with_schedule(
     """Adam(cfg.lr, (cfg.beta1, cfg.beta2)) and its constant-then-linear schedule, stepped once per step."""
     optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     return optimizer, linear_decay(optimizer, cfg.lr_constant_steps, cfg.lr_decay_steps)
-
-
-def set_requires_grad(modules: Iterable[nn.Module], flag: bool) -> None:
-    """Freeze D while G steps (as the reference): no gradients are computed for weights that will not move."""
-    for module in modules:
-        for p in module.parameters():
-            p.requires_grad_(flag)
 
 
 def image_shape(shapes: dict[str, dict[str, tuple]], stream: str, key: str) -> tuple[int, int, int]:

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ganops.training.family import BuildContext, Family, NextBatch, register_family
+from ganops.training.updates import frozen, update
 from ganops.translation.architectures import build_network
 from ganops.translation.losses import adversarial, l1
 from ganops.translation.optim import (
@@ -27,7 +28,6 @@ from ganops.translation.optim import (
     check_weights,
     image_shape,
     same_size,
-    set_requires_grad,
 )
 from ganops.translation.samples import keep_preview, to_unit, write_samples
 from ganops.translation.translator_io import TRANSLATOR, export_translator
@@ -104,21 +104,15 @@ def train_step(parts: Pix2PixParts, next_batch: NextBatch, step: int) -> dict[st
     fake_b = parts.G(a)  # (B, Cb, H, W)
 
     # --- D: real pairs (a, b) vs fake pairs (a, G(a)) ---
-    set_requires_grad([parts.D], True)
-    parts.opt_d.zero_grad(set_to_none=True)
     loss_d = d_loss(parts.D(torch.cat([a, b], 1)), parts.D(torch.cat([a, fake_b.detach()], 1)))
-    loss_d.backward()
-    parts.opt_d.step()
+    update(parts.opt_d, loss_d)
 
-    # --- G: fool D and stay close to the target in L1 ---
-    set_requires_grad([parts.D], False)
-    parts.opt_g.zero_grad(set_to_none=True)
-    loss_g_gan = g_loss(parts.D(torch.cat([a, fake_b], 1)))
-    loss_g_l1 = l1(fake_b, b)
-    loss_g = loss_g_gan + parts.cfg.lambda_l1 * loss_g_l1
-    loss_g.backward()
-    parts.opt_g.step()
-    set_requires_grad([parts.D], True)
+    # --- G: fool D and stay close to the target in L1 (D frozen, as the reference) ---
+    with frozen(parts.D):
+        loss_g_gan = g_loss(parts.D(torch.cat([a, fake_b], 1)))
+        loss_g_l1 = l1(fake_b, b)
+        loss_g = loss_g_gan + parts.cfg.lambda_l1 * loss_g_l1
+        update(parts.opt_g, loss_g)
 
     lr = torch.tensor(parts.sched_g.get_last_lr()[0], device=a.device)  # the lr this step used
     parts.sched_g.step()

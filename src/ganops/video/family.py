@@ -27,6 +27,7 @@ from ganops.training import loop
 from ganops.training.ema import make_ema, update_ema
 from ganops.training.family import FAMILIES, BuildContext, Family, NextBatch, register_family
 from ganops.training.losses import LOSSES, r1_penalty
+from ganops.training.updates import frozen, update
 from ganops.video.architectures import build_video_models, get_arch
 from ganops.video.export import export_to_folder, sampler, save_samples
 from ganops.video.options import validate_video_variant
@@ -134,9 +135,7 @@ def d_step(parts: VideoParts, batch: dict[str, torch.Tensor]) -> dict[str, torch
         if cfg.r1_weight > 0:
             total = total + cfg.r1_weight / 2 * r1_penalty(parts.D_image, real_frames, y_frames)
         out["d_image"] = d_image.detach()
-    parts.opt_D.zero_grad(set_to_none=True)
-    total.backward()
-    parts.opt_D.step()
+    update(parts.opt_D, total)
     out |= {
         "d_loss": total.detach(),
         "real_logit_video": real_logit.detach().mean(),
@@ -149,21 +148,15 @@ def g_step(parts: VideoParts, y: torch.Tensor | None, batch_size: int, device: t
     cfg, loss = parts.cfg, LOSSES[parts.cfg.loss]
     z = torch.randn(batch_size, parts.G.z_dim, device=device)
     fake = parts.G(z, y)  # (B, T, C, H, W)
-    discriminators = [D for D in (parts.D_video, parts.D_image) if D is not None]
-    for D in discriminators:
-        D.requires_grad_(False)  # G's step computes (and keeps) no D gradients
-    g_video = loss.g_loss(parts.D_video(fake, y))
-    total, out = g_video, {"g_video": g_video.detach()}
-    if parts.D_image is not None:
-        frames, y_frames = sample_frames(fake, y, cfg.image_d_frames)
-        g_image = loss.g_loss(parts.D_image(frames, y_frames))
-        total = total + cfg.image_d_weight * g_image
-        out["g_image"] = g_image.detach()
-    parts.opt_G.zero_grad(set_to_none=True)
-    total.backward()
-    parts.opt_G.step()
-    for D in discriminators:
-        D.requires_grad_(True)
+    with frozen(parts.D_video, parts.D_image):  # G's step computes (and keeps) no D gradients
+        g_video = loss.g_loss(parts.D_video(fake, y))
+        total, out = g_video, {"g_video": g_video.detach()}
+        if parts.D_image is not None:
+            frames, y_frames = sample_frames(fake, y, cfg.image_d_frames)
+            g_image = loss.g_loss(parts.D_image(frames, y_frames))
+            total = total + cfg.image_d_weight * g_image
+            out["g_image"] = g_image.detach()
+        update(parts.opt_G, total)
     return out | {"g_loss": total.detach()}
 
 
@@ -184,15 +177,10 @@ def frame_step(parts: VideoParts, real: torch.Tensor, y: torch.Tensor | None) ->
     d_loss = loss.d_loss(parts.D_image(real_frames, y_n), parts.D_image(fake_frames.detach(), y_n), cfg.label_smoothing)
     if cfg.r1_weight > 0:
         d_loss = d_loss + cfg.r1_weight / 2 * r1_penalty(parts.D_image, real_frames, y_n)
-    parts.opt_D.zero_grad(set_to_none=True)
-    d_loss.backward()
-    parts.opt_D.step()  # Adam skips the video D: its gradients are None
-    parts.D_image.requires_grad_(False)
-    g_loss = loss.g_loss(parts.D_image(fake_frames, y_n))
-    parts.opt_G.zero_grad(set_to_none=True)
-    g_loss.backward()
-    parts.opt_G.step()
-    parts.D_image.requires_grad_(True)
+    update(parts.opt_D, d_loss)  # Adam skips the video D: its gradients are None
+    with frozen(parts.D_image):
+        g_loss = loss.g_loss(parts.D_image(fake_frames, y_n))
+        update(parts.opt_G, g_loss)
     return {"d_image": d_loss.detach(), "g_image": g_loss.detach()}
 
 
