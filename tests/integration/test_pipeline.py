@@ -99,6 +99,9 @@ def test_each_candidate_is_a_logged_model_with_its_params_and_own_metrics(tiny_r
     for name in ("spectrum", "cnn"):
         metrics = {m.key for m in models[f"detector-{name}"].metrics}
         assert {"test.auc", "test.tpr_at_fpr_1pct", "validation.auc"} <= metrics, (name, metrics)
+        # validation metrics name the reals the detector learnt from: both real_splits together
+        validation = {m.dataset_name for m in models[f"detector-{name}"].metrics if m.key.startswith("validation.")}
+        assert validation == {"prepared/detector_train+gan_train"}, (name, validation)
     champion = client.get_model_version_by_alias("ganops-generator", "champion")
     chosen = json.loads((repo / "models/registered.json").read_text())["variant"]
     assert champion.source == f"models:/{models[f'generator-{chosen}'].model_id}"

@@ -46,6 +46,8 @@ def run(cfg: Params, name: str, data_dir: Path, fakes_dir: Path, out_dir: Path, 
     }
     with tracking.stage_run("train_detector", cfg.registry.experiment, params_used, {"detector": name}):
         real_train = [datasets.log_prepared(data_dir, s, x, None, context="training") for s, x in reals.items()]
+        if len(reals) > 1:  # what the detector learnt from (and drew its validation images from): all of them
+            real_train = [datasets.log_split(f"prepared/{'+'.join(reals)}", real, None, data_dir, "training")]
         for variant, images in fakes.items():
             datasets.log_split(f"fakes/{variant}/train", images, None, fakes_dir / variant, context="training")
         trained = train_detector(
