@@ -96,3 +96,12 @@ def test_losses_csv_leaves_the_video_columns_empty_during_content_steps(tmp_path
         assert math.isnan(float(row["d_video"])) and math.isfinite(float(row["d_image"]))
         assert float(row["d_loss"]) == float(row["d_image"])
     assert all(math.isfinite(float(v)) for v in rows[2].values())
+
+
+def test_exports_from_before_shift_mode_load_with_bilinear_shifts():
+    from ganops.video.architectures import build_generator
+
+    G, _, _ = build_video_models(_options(shift_mode="whole_pixel"), CLIP, 0)
+    assert G.config["shift_mode"] == "whole_pixel"
+    old = {k: v for k, v in G.config.items() if k != "shift_mode"}  # an export from before the key existed
+    assert build_generator("mocogan_st", old).shift_mode == "subpixel"
