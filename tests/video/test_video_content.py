@@ -1,6 +1,7 @@
 """Content steps (frame-only updates before the video game), frames_at, whole-pixel shifts."""
 
 import csv
+import itertools
 import math
 import types
 
@@ -47,10 +48,11 @@ def test_whole_pixel_shifts_round_forward_and_pass_gradients_back():
     assert not torch.equal(subpixel.offsets(h, noise), offsets.detach())  # the same net, unrounded
 
 
-def _batches(count=[0]):  # noqa: B006 (a counter shared by the calls of one test)
+def _batches():
+    seeds = itertools.count()
+
     def next_batch(stream):
-        gen = torch.Generator().manual_seed(count[0])
-        count[0] += 1
+        gen = torch.Generator().manual_seed(next(seeds))
         return {"clip": torch.rand(4, *CLIP, generator=gen) * 2 - 1, "label": torch.randint(10, (4,), generator=gen)}
 
     return next_batch

@@ -45,9 +45,12 @@ def run(cfg: Params, name: str, data_dir: Path, fakes_dir: Path, out_dir: Path, 
         name: getattr(dcfg, name).model_dump(),
     }
     with tracking.stage_run("train_detector", cfg.registry.experiment, params_used, {"detector": name}):
-        real_train = [datasets.log_prepared(data_dir, s, x, None, context="training") for s, x in reals.items()]
-        if len(reals) > 1:  # what the detector learnt from (and drew its validation images from): all of them
-            real_train = [datasets.log_split(f"prepared/{'+'.join(reals)}", real, None, data_dir, "training")]
+        logged = [datasets.log_prepared(data_dir, s, x, None, context="training") for s, x in reals.items()]
+        # what the detector learnt from (and drew its validation images from): every real split together
+        learnt_from = (
+            logged[0] if len(reals) == 1
+            else datasets.log_split(f"prepared/{'+'.join(reals)}", real, None, data_dir, "training")
+        )  # fmt: skip
         for variant, images in fakes.items():
             datasets.log_split(f"fakes/{variant}/train", images, None, fakes_dir / variant, context="training")
         trained = train_detector(
@@ -69,7 +72,7 @@ def run(cfg: Params, name: str, data_dir: Path, fakes_dir: Path, out_dir: Path, 
         model_id = candidates.log_candidate("detector", name, out_dir / DETECTOR, DETECTOR_CODE, params_used,
                                             {"detector": name})  # fmt: skip
         candidates.log_model_metrics(model_id, {f"validation.{k}": float(v) for k, v in validation.items()},
-                                     dataset=real_train[0])  # fmt: skip
+                                     dataset=learnt_from)  # fmt: skip
         mlflow.log_metrics({"train_seconds": train_seconds, "threshold": trained.threshold})
         trained.meta["train_seconds"] = train_seconds
         mlflow.log_artifact(str(out_dir / DETECTOR_META))

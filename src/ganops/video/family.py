@@ -195,17 +195,16 @@ def train_step(parts: VideoParts, next_batch: NextBatch, step: int) -> dict[str,
     if step < parts.cfg.content_steps:  # 0 unless the arch has an image D (validate_video_variant)
         batch = next_batch(STREAM)
         logs = frame_step(parts, batch["clip"], _labels(parts, batch))
-        if parts.G_ema is not None:
-            update_ema(parts.G_ema, parts.G, parts.cfg.ema_decay, step)
-        return logs | {"d_loss": logs["d_image"], "g_loss": logs["g_image"]}
-    for _ in range(parts.cfg.n_critic):
-        batch = next_batch(STREAM)
-        logs = d_step(parts, batch)
-    real = batch["clip"]
-    y = _labels(parts, batch)
-    logs |= g_step(parts, y, len(real), real.device)
-    for _ in range(parts.cfg.image_steps):  # 0 unless the arch has an image D (validate_video_variant)
-        frame_step(parts, real, y)
+        logs |= {"d_loss": logs["d_image"], "g_loss": logs["g_image"]}
+    else:
+        for _ in range(parts.cfg.n_critic):
+            batch = next_batch(STREAM)
+            logs = d_step(parts, batch)
+        real = batch["clip"]
+        y = _labels(parts, batch)
+        logs |= g_step(parts, y, len(real), real.device)
+        for _ in range(parts.cfg.image_steps):  # 0 unless the arch has an image D (validate_video_variant)
+            frame_step(parts, real, y)
     if parts.G_ema is not None:
         update_ema(parts.G_ema, parts.G, parts.cfg.ema_decay, step)
     return logs

@@ -65,10 +65,9 @@ def validate_video_variant(cfg: Any, clip_shape: tuple[int, ...], num_classes: i
     num_stages(clip_shape[2])
     if cfg.conditional and num_classes < 2:
         raise ValueError(f"{where}.conditional: the clips have no labels (set conditional: false)")
-    if cfg.image_steps and not get_arch(cfg.arch).image_discriminator:
-        raise ValueError(f"{where}.image_steps: {cfg.arch} has no image discriminator (set image_steps: 0)")
-    if cfg.content_steps and not get_arch(cfg.arch).image_discriminator:
-        raise ValueError(f"{where}.content_steps: {cfg.arch} has no image discriminator (set content_steps: 0)")
+    for key in ("image_steps", "content_steps"):  # frame-only updates train the image D
+        if getattr(cfg, key) and not get_arch(cfg.arch).image_discriminator:
+            raise ValueError(f"{where}.{key}: {cfg.arch} has no image discriminator (set {key}: 0)")
     if cfg.content_steps >= cfg.num_steps:
         raise ValueError(
             f"{where}.content_steps: {cfg.content_steps} leaves no video steps of num_steps {cfg.num_steps} "
