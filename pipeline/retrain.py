@@ -26,6 +26,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 
+from ganops.cli.warm import warm_env
 from ganops.core.workspace_lock import workspace_lock
 from ganops.orchestration import dag, parallel
 from ganops.orchestration.dvc_cli import StageFailed, run_dvc, stop_on_signals
@@ -211,10 +212,11 @@ def retrain(repo: str = ".", lock_wait_s: float = 0.0, ingest: bool = True, jobs
             graph = list_stages(root)
             create_local_store(root)  # before stages start together on a fresh workspace
             try:
-                results = parallel.run_schedule(
-                    graph, changed_stages(root), lambda stage: reproduce_stage(root, stage, stage_env), jobs,
-                    echo=log.info, show_output=False,
-                )  # fmt: skip
+                with warm_env(stage_env) as warm_stage_env:  # stages forked from one pre-imported process
+                    results = parallel.run_schedule(
+                        graph, changed_stages(root), lambda stage: reproduce_stage(root, stage, warm_stage_env),
+                        jobs, echo=log.info, show_output=False,
+                    )  # fmt: skip
             except parallel.ReproFailed as exc:
                 done, failed = [_summary(r) for r in exc.done], exc.stage
                 raise exc.error from None

@@ -143,10 +143,12 @@ def make_repo(dest: Path, overrides: dict) -> Path:
 @pytest.fixture(scope="session")
 def tiny_repo(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     repo = make_repo(tmp_path_factory.mktemp("ganops") / "repo", TINY)
-    # The whole DAG at toy size under plain `dvc repro` (timeout: a guard only). `make run`'s `ganops repro
-    # --jobs 2` is the retrain flow's scheduler, whose test runs the real DAG two stages at a time; under
-    # two test workers the CPU is busy already, and its one `dvc repro -s` per stage would only add start-ups.
-    result = run([str(BIN / "dvc"), "repro"], repo, timeout=2400)
+    # The whole DAG at toy size under plain `dvc repro` (timeout: a guard only), its stages forked warm
+    # (`ganops warm`: ~4 s less start-up each; test_kill_stages and test_experiments run stages cold).
+    # `make run`'s `ganops repro --jobs 2` is the retrain flow's scheduler, whose test runs the real DAG two
+    # stages at a time; under two test workers the CPU is busy already, and its one `dvc repro -s` per stage
+    # would only add start-ups.
+    result = run([str(BIN / "ganops"), "warm", str(BIN / "dvc"), "repro"], repo, timeout=2400)
     return repo, result
 
 

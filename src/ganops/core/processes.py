@@ -6,6 +6,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+_launcher: int | None = None  # set in a stage forked by the warm-start server (ganops.cli.warm)
+
+
+def stand_in_for(pid: int) -> None:
+    """This process runs the command that process `pid` (a `ganops` launcher) handed to the warm server."""
+    global _launcher
+    _launcher = pid
+
+
+def launcher_pid() -> int:
+    """The pid DVC (or whoever) started for this command: this process's, or its warm launcher's."""
+    return os.getpid() if _launcher is None else _launcher
+
 
 def pid_alive(pid: int) -> bool:
     """True when a process with this pid exists on this machine (owned by anyone)."""

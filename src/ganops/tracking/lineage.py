@@ -30,6 +30,7 @@ from mlflow import MlflowClient
 
 from ganops.core.flock import flocked
 from ganops.core.paths import repo_root
+from ganops.core.processes import launcher_pid
 
 PIPELINE_RUN_ENV = "GANOPS_PIPELINE_RUN"  # an opaque key shared by all stages of one execution
 PIPELINE_LABEL_ENV = "GANOPS_PIPELINE_LABEL"  # the parent run's name (optional)
@@ -77,8 +78,12 @@ def _proc(pid: int) -> tuple[int, str, list[str]] | None:
 
 
 def dvc_ancestor() -> tuple[int, str, list[str]] | None:
-    """(pid, start ticks, argv) of the nearest ancestor process that runs `dvc`, or None."""
-    pid = os.getppid()
+    """(pid, start ticks, argv) of the nearest ancestor process that runs `dvc`, or None.
+
+    A stage forked by the warm-start server (ganops.cli.warm) looks from its launcher, the `ganops`
+    process DVC started, not from the server."""
+    me = launcher_pid()
+    pid = os.getppid() if me == os.getpid() else (_proc(me) or (0,))[0]
     for _ in range(_ANCESTOR_DEPTH):
         if pid <= 1 or (found := _proc(pid)) is None:
             return None

@@ -21,7 +21,7 @@ import mlflow
 
 from ganops.core import paths
 from ganops.core.dvc_lock import locked_md5
-from ganops.core.processes import pid_alive, process_age, start_ticks
+from ganops.core.processes import launcher_pid, pid_alive, process_age, start_ticks
 from ganops.tracking import lineage
 
 HTTP_TIMEOUT_S = "20"  # MLflow's own default: 120 s per request
@@ -136,6 +136,6 @@ def stage_run(stage: str, experiment: str, params: dict[str, Any], tags: dict[st
     all_tags = {"ganops.stage": stage, **provenance_tags(root), **mine, **tags}
     with lineage.start_stage_run(stage, experiment, all_tags) as run:  # `stage/item`, under its parent run
         mlflow.log_params({k: str(v)[:500] for k, v in flatten("", params).items()})
-        if (age := process_age()) is not None:  # interpreter, imports, params, MLflow store: before the body
+        if (age := process_age(launcher_pid())) is not None:  # interpreter, imports, params, store: before the body
             mlflow.log_metric(STARTUP_METRIC, round(age, 2))
         yield run
