@@ -8,8 +8,9 @@ import sys
 
 def main() -> None:
     args = sys.argv[1:]
-    print(json.dumps({"served_by": "warm_target", "pid": os.getpid(), "argv": args, "cwd": os.getcwd(),
-                      "marker": os.environ.get("WARM_TEST_MARKER"), "umask": oct(os.umask(0o022))}), flush=True)  # fmt: skip
+    report = {"served_by": "warm_target", "pid": os.getpid(), "argv": args, "cwd": os.getcwd(),
+              "marker": os.environ.get("WARM_TEST_MARKER"), "umask": oct(os.umask(0o022))}  # fmt: skip
+    print(json.dumps(report), flush=True)
     if args[:1] == ["echo-stdin"]:
         print(sys.stdin.read().upper(), end="", flush=True)
     if args[:1] == ["block"]:
