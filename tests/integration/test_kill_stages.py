@@ -82,7 +82,7 @@ def repo(tmp_path_factory) -> Path:
     seed_mlp = {**TINY["gan"]["variants"]["seed_mlp"], "num_steps": 10, "checkpoint_every": 10}
     tinier = {"evaluator": {"epochs": 1}, "gan": {"variants": {"seed_mlp": seed_mlp}}}  # what is killed is I/O
     path = make_repo(tmp_path_factory.mktemp("kill") / "repo", merge(TINY, tinier)).resolve()
-    run([DVC, "repro", *TARGETS], path, timeout=900)
+    run([str(BIN / "ganops"), "warm", DVC, "repro", *TARGETS], path, timeout=900)  # the kills below: cold stages
     return path
 
 
