@@ -14,7 +14,10 @@ The server only serves launchers that would have imported the same code: same in
 `sys.path` (after its first entry) and the same import-time environment (PYTHONPATH, thread counts,
 ...); anything else is refused and the launcher starts cold, as without a server. Nothing here runs a
 torch operation or opens a store before the fork (OpenMP thread pools and SQLite connections do not
-survive a fork); the children reseed NumPy's global generator like a fresh process would.
+survive a fork); the children reseed NumPy's global generator like a fresh process would. The server
+lives for one `ganops repro` / `ganops warm CMD`: the ganops modules it preloaded (the CLI, typed params,
+tracking runs) are those of its start: edits to them while a pipeline runs take effect with the next run
+(the stage modules themselves are imported fresh in each child).
 
 Why written here: forkserver-style launchers (multiprocessing's forkserver, nailgun, Chromium's zygote)
 serve their own workers, not an arbitrary CLI command started by another program (DVC's shell).
