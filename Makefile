@@ -65,3 +65,4 @@ bench: $(STAMP)
 	PYTHONPATH=src $(BIN)/python benchmarks/train_throughput.py
 	PYTHONPATH=src $(BIN)/python benchmarks/frechet_vs_scipy.py
 	PYTHONPATH=src $(BIN)/python benchmarks/eval_speed.py
+	PATH=$(CURDIR)/$(BIN):$$PATH PYTHONPATH=src $(BIN)/python benchmarks/warm_start.py

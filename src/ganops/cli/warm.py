@@ -138,6 +138,9 @@ def _become(request: dict, fds: list[int], conn: socket.socket) -> None:
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.set_wakeup_fd(-1)
+    # first, so that a failure below is this command's (its exit code relayed), not a refusal that reruns it cold
+    send_message(conn, {"pid": os.getpid()})
+    threading.Thread(target=_die_with_launcher, args=(conn,), daemon=True, name="ganops-warm-watch").start()
     for target, fd in zip(STD_FDS, fds, strict=True):
         os.dup2(fd, target)
         os.close(fd)
@@ -152,8 +155,6 @@ def _become(request: dict, fds: list[int], conn: socket.socket) -> None:
     sys.path[0] = request["sys_path0"]
     if "numpy" in sys.modules:  # NumPy's legacy global generator was seeded once, in the server
         sys.modules["numpy"].random.seed()
-    threading.Thread(target=_die_with_launcher, args=(conn,), daemon=True, name="ganops-warm-watch").start()
-    send_message(conn, {"pid": os.getpid()})
 
 
 class _Server:
