@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from conftest import BIN, run
+from conftest import BIN, run, stages_run
 
 pytestmark = pytest.mark.integration
 
@@ -128,6 +128,20 @@ def test_runs_are_named_stage_slash_item_under_one_parent_per_repro(tiny_repo):
     assert [d.dataset.name for d in train.inputs.dataset_inputs] == ["prepared/gan_train"]
     reference = next(r for r in runs if r.info.run_name == "evaluate_reference")
     assert "fid_floor_real_domain" in reference.data.metrics
+
+
+def test_every_stage_that_ran_has_a_finished_run_for_ganops_timings(tiny_repo):
+    """`ganops timings` finds the slow stage in one look only if every stage logs its run."""
+    import mlflow
+
+    from ganops.tracking.timings import latest_stage_times
+
+    repo, result = tiny_repo
+    mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
+    times = {t.stage: t for t in latest_stage_times("ganops")}
+    ran = stages_run(result)
+    assert ran and ran <= times.keys(), sorted(ran - times.keys())
+    assert all(times[s].status == "FINISHED" and times[s].seconds >= 0 and times[s].startup >= 0 for s in ran)
 
 
 def _second(parents: dict) -> int:
