@@ -113,8 +113,8 @@ def recv_message(conn: socket.socket, max_fds: int = 0) -> tuple[dict, list[int]
 # --- the server ---
 
 
-def _refusal(request: dict) -> str | None:
-    mine = import_signature()
+def _refusal(request: dict, mine: dict) -> str | None:
+    """Why a launcher cannot be served by a server whose `import_signature()` is `mine` (None: it can)."""
     theirs = request.get("signature", {})
     for key in ("interpreter", "prefix", "sys_path"):
         if theirs.get(key) != mine[key]:
@@ -161,6 +161,7 @@ class _Server:
     def __init__(self, path: Path, entry: Callable[[], object]):
         self.path, self.entry = path, entry
         self.pid = os.getpid()
+        self.signature = import_signature()  # the server's environment does not change: once
         self.children: dict[int, socket.socket] = {}  # pid -> its launcher's connection
         self.stopping = False
 
@@ -211,7 +212,7 @@ class _Server:
             print(f"warm: bad request: {exc}", file=sys.stderr, flush=True)
             conn.close()
             return None
-        if len(fds) != len(STD_FDS) or (reason := _refusal(request)) is not None:
+        if len(fds) != len(STD_FDS) or (reason := _refusal(request, self.signature)) is not None:
             print(f"warm: refused {request.get('argv')}: {reason}", file=sys.stderr, flush=True)
             with contextlib.suppress(OSError):
                 send_message(conn, {"refused": reason or "no stdin/stdout/stderr"})
@@ -240,11 +241,7 @@ class _Server:
                 return
             if pid == 0:
                 return
-            conn = self.children.pop(pid, None)
-            if conn is not None:
-                with contextlib.suppress(OSError):
-                    send_message(conn, {"exit": os.waitstatus_to_exitcode(status)})
-                conn.close()
+            self._report(pid, status)
 
     def _stop_children(self) -> None:
         """Stopped while stages run (their driver is going down): they stop too, and their launchers hear."""
@@ -256,10 +253,14 @@ class _Server:
                 pid, status = os.waitpid(-1, 0)
             except ChildProcessError:
                 break
-            if (conn := self.children.pop(pid, None)) is not None:
-                with contextlib.suppress(OSError):
-                    send_message(conn, {"exit": os.waitstatus_to_exitcode(status)})
-                conn.close()
+            self._report(pid, status)
+
+    def _report(self, pid: int, status: int) -> None:
+        """A reaped child's exit code (negative: its signal) to its launcher, which exits with it."""
+        if (conn := self.children.pop(pid, None)) is not None:
+            with contextlib.suppress(OSError):
+                send_message(conn, {"exit": os.waitstatus_to_exitcode(status)})
+            conn.close()
 
 
 def _load(spec: str) -> Callable[[], object]:
@@ -267,25 +268,12 @@ def _load(spec: str) -> Callable[[], object]:
     return getattr(importlib.import_module(module), name)
 
 
-def _die_with_parent(parent: int) -> None:
-    """SIGTERM when the process that started this server dies, even by kill -9 (Linux prctl)."""
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # it died before the prctl
-        raise SystemExit(0)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ganops.cli.warm", description=__doc__.splitlines()[0])
     parser.add_argument("--socket", type=Path, required=True)
     parser.add_argument("--entry", default=ENTRY, help="module:callable each child runs (default: the CLI)")
     parser.add_argument("--preload", default=",".join(PRELOAD), help="modules imported once, comma-separated")
-    parser.add_argument("--parent", type=int, default=0, help="stop when this pid is gone")
     args = parser.parse_args(argv)
-    if args.parent:
-        _die_with_parent(args.parent)
     for name in filter(None, args.preload.split(",")):
         importlib.import_module(name)
     entry = _load(args.entry)
@@ -308,8 +296,10 @@ def running(env: dict[str, str] | None = None, entry: str = ENTRY, preload: tupl
     folder = Path(tempfile.mkdtemp(prefix="ganops-warm-", dir="/tmp" if len(tempfile.gettempdir()) > 60 else None))
     path = folder / "socket"  # a Unix socket path is limited to ~107 bytes: keep it short
     log = folder / "server.log"
-    cmd = [sys.executable, "-m", "ganops.cli.warm", "--socket", str(path), "--entry", entry]
-    cmd += ["--preload", ",".join(preload), "--parent", str(os.getpid())]
+    from ganops.orchestration.dvc_cli import DIE_WITH_PARENT  # SIGTERM when this process dies, even by kill -9
+
+    cmd = [sys.executable, "-c", DIE_WITH_PARENT, sys.executable, "-m", "ganops.cli.warm", "--socket", str(path)]
+    cmd += ["--entry", entry, "--preload", ",".join(preload)]
     with open(log, "w") as err:
         proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, text=True)
     try:

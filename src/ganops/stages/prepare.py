@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import mlflow
-
 from ganops.config.params import Params
 from ganops.core import paths
 from ganops.data.prepare import prepare_dataset
@@ -17,6 +15,5 @@ def run(cfg: Params, out: Path) -> dict:
     params_used = {"seed": cfg.seed, "data": cfg.data.model_dump()}
     with tracking.stage_run("prepare", cfg.registry.experiment, params_used, {}):
         manifest = prepare_dataset(cfg.data, cfg.seed, out, paths.repo_root())
-        mlflow.log_metrics({f"num_{split}": float(n) for split, n in manifest["counts"].items()})
-        mlflow.log_metric("num_skipped_files", float(manifest["skipped_count"]))
+        tracking.log_manifest(manifest)
     return manifest

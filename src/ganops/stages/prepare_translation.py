@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import mlflow
-
 from ganops.config.params import Params
 from ganops.core import paths
 from ganops.tracking import runs as tracking
@@ -18,7 +16,5 @@ def run(cfg: Params, out: Path) -> dict:
     params_used = {"seed": cfg.seed, "translation": data_params}
     with tracking.stage_run("prepare_translation", cfg.registry.experiment, params_used, {}):  # in `ganops timings`
         manifest = prepare_translation(cfg.translation, cfg.seed, out, paths.repo_root())
-        counts = manifest["counts"]  # {split: {domain: n}}
-        mlflow.log_metrics({f"num_{split}_{dom}": float(n) for split, c in counts.items() for dom, n in c.items()})
-        mlflow.log_metric("num_skipped_files", float(manifest["skipped_count"]))
+        tracking.log_manifest(manifest)  # counts {split: {domain: n}}: num_SPLIT_DOMAIN
     return manifest

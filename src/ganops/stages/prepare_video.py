@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import mlflow
-
 from ganops.config.params import Params
 from ganops.core import paths
 from ganops.tracking import runs as tracking
@@ -18,6 +16,5 @@ def run(cfg: Params, out: Path) -> dict:
     params_used = {"seed": cfg.seed, "video": data_params}
     with tracking.stage_run("prepare_video", cfg.registry.experiment, params_used, {}):  # its time in `ganops timings`
         manifest = prepare_clips(cfg.video, cfg.seed, out, paths.repo_root())
-        mlflow.log_metrics({f"num_{split}_clips": float(n) for split, n in manifest["counts"].items()})
-        mlflow.log_metric("num_skipped_files", float(manifest["skipped_count"]))
+        tracking.log_manifest(manifest, suffix="_clips")
     return manifest

@@ -82,8 +82,7 @@ def dvc_ancestor() -> tuple[int, str, list[str]] | None:
 
     A stage forked by the warm-start server (ganops.cli.warm) looks from its launcher, the `ganops`
     process DVC started, not from the server."""
-    me = launcher_pid()
-    pid = os.getppid() if me == os.getpid() else (_proc(me) or (0,))[0]
+    pid = (_proc(launcher_pid()) or (0,))[0]  # its parent
     for _ in range(_ANCESTOR_DEPTH):
         if pid <= 1 or (found := _proc(pid)) is None:
             return None

@@ -70,6 +70,14 @@ def flatten(prefix: str, value: Any) -> dict[str, Any]:
     return {prefix: value}
 
 
+def log_manifest(manifest: dict, suffix: str = "") -> None:
+    """A prepare stage's split sizes (`num_SPLIT` + suffix; `num_SPLIT_DOMAIN` for per-domain counts) and
+    its skipped files, as metrics of the active run."""
+    sizes = flatten("num", manifest["counts"])
+    mlflow.log_metrics({key.replace(".", "_") + suffix: float(n) for key, n in sizes.items()})
+    mlflow.log_metric("num_skipped_files", float(manifest["skipped_count"]))
+
+
 def git_commit(root: Path) -> str:
     try:
         out = subprocess.run(
