@@ -110,10 +110,11 @@ class Trainer:
         load_optimizer(self.opt_d, state["opt_d"], device)
 
 
-def _fused(device: str) -> bool | None:
-    """Adam's `fused` flag: one kernel for the whole update on CUDA instead of a dozen multi-tensor
-    ones (same maths); torch's default elsewhere."""
-    return True if device.startswith("cuda") else None
+def _fused(device: str) -> bool:
+    """Adam's `fused` flag: one kernel for the whole update instead of one loop per tensor (same maths).
+    On CUDA it replaces a dozen multi-tensor kernels; on the CPU the founding MLP's update took 189 us
+    fused vs 550 us torch's default (1 thread), ~8 % of its training step."""
+    return True
 
 
 def load_optimizer(optimizer: torch.optim.Optimizer, state: dict[str, Any], device: str) -> None:
