@@ -352,10 +352,12 @@ def test_cudnn_autotune_restores_the_previous_setting():
     assert torch.backends.cudnn.benchmark is before
 
 
-def test_resumed_optimizer_takes_this_devices_fused_flag():
-    """A checkpoint written on CUDA (fused Adam) resumed on the CPU gets the CPU's choice back."""
+def test_resumed_optimizer_stays_fused():
+    """A checkpoint written before Adam was fused (param groups hold fused=None) resumes fused."""
+    from ganops.training.updates import adam, load_optimizer
+
     weight = torch.nn.Parameter(torch.zeros(3))
-    saved = torch.optim.Adam([weight], fused=True).state_dict()  # param groups hold fused=True
-    optimizer = torch.optim.Adam([weight])
-    tg.load_optimizer(optimizer, saved, "cpu")
-    assert optimizer.param_groups[0]["fused"] is None
+    saved = torch.optim.Adam([weight]).state_dict()
+    optimizer = adam([weight], 1e-3, (0.5, 0.999))
+    load_optimizer(optimizer, saved)
+    assert optimizer.param_groups[0]["fused"] is True

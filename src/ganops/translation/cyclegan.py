@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ganops.training.family import BuildContext, Family, NextBatch, register_family
-from ganops.training.updates import frozen, update
+from ganops.training.updates import frozen, load_optimizer, update
 from ganops.translation.architectures import build_network
 from ganops.translation.losses import adversarial, cycle_loss, identity_applies, l1
 from ganops.translation.optim import (
@@ -76,8 +76,8 @@ class CycleGanParts:
     def load_state_dict(self, state: dict[str, Any], device: str) -> None:
         for name, net in self.nets.items():
             net.load_state_dict(state[name])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        load_optimizer(self.opt_g, state["opt_g"])
+        load_optimizer(self.opt_d, state["opt_d"])
         self.sched_g.load_state_dict(state["sched_g"])
         self.sched_d.load_state_dict(state["sched_d"])
         self.pool_a.load_state_dict(state["pool_a"], device)

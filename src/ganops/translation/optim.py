@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganops.training.updates import adam
 from ganops.translation.schedule import linear_decay
 
 
@@ -15,7 +16,7 @@ def adam_with_schedule(
     params: Iterable[nn.Parameter], cfg: Any
 ) -> tuple[torch.optim.Adam, torch.optim.lr_scheduler.LambdaLR]:
     """Adam(cfg.lr, (cfg.beta1, cfg.beta2)) and its constant-then-linear schedule, stepped once per step."""
-    optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    optimizer = adam(params, cfg.lr, (cfg.beta1, cfg.beta2))
     return optimizer, linear_decay(optimizer, cfg.lr_constant_steps, cfg.lr_decay_steps)
 
 

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ganops.training.family import BuildContext, Family, NextBatch, register_family
-from ganops.training.updates import frozen, update
+from ganops.training.updates import frozen, load_optimizer, update
 from ganops.translation.architectures import build_network
 from ganops.translation.losses import adversarial, l1
 from ganops.translation.optim import (
@@ -68,8 +68,8 @@ class Pix2PixParts:
     def load_state_dict(self, state: dict[str, Any], device: str) -> None:
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        load_optimizer(self.opt_g, state["opt_g"])
+        load_optimizer(self.opt_d, state["opt_d"])
         self.sched_g.load_state_dict(state["sched_g"])
         self.sched_d.load_state_dict(state["sched_d"])
         preview = state["preview"]

@@ -27,7 +27,7 @@ from ganops.training import loop
 from ganops.training.ema import make_ema, update_ema
 from ganops.training.family import FAMILIES, BuildContext, Family, NextBatch, register_family
 from ganops.training.losses import LOSSES, r1_penalty
-from ganops.training.updates import frozen, update
+from ganops.training.updates import adam, frozen, load_optimizer, update
 from ganops.video.architectures import build_video_models, get_arch
 from ganops.video.export import export_to_folder, sampler, save_samples
 from ganops.video.options import validate_video_variant
@@ -65,8 +65,8 @@ class VideoParts:
         for name, module in self.modules().items():
             module.load_state_dict(state[name])
             module.to(device)
-        self.opt_G.load_state_dict(state["opt_G"])  # moves optimiser state to the parameters' device
-        self.opt_D.load_state_dict(state["opt_D"])
+        load_optimizer(self.opt_G, state["opt_G"])
+        load_optimizer(self.opt_D, state["opt_D"])
 
 
 def build_parts(ctx: BuildContext, arch: str) -> VideoParts:
@@ -93,8 +93,8 @@ def build_parts(ctx: BuildContext, arch: str) -> VideoParts:
         G_ema,
         D_video,
         D_image,
-        torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=betas),
-        torch.optim.Adam(d_params, lr=cfg.lr_d, betas=betas),
+        adam(G.parameters(), cfg.lr_g, betas),
+        adam(d_params, cfg.lr_d, betas),
     )
 
 
