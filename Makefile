@@ -63,6 +63,7 @@ gpu-suite:  # the README's GPU figures: gpu-check + CUDA throughput in every spe
 
 bench: $(STAMP)
 	PYTHONPATH=src $(BIN)/python benchmarks/train_throughput.py
+	PYTHONPATH=src $(BIN)/python benchmarks/cpu_layout.py
 	PYTHONPATH=src $(BIN)/python benchmarks/frechet_vs_scipy.py
 	PYTHONPATH=src $(BIN)/python benchmarks/eval_speed.py
 	PATH=$(CURDIR)/$(BIN):$$PATH PYTHONPATH=src $(BIN)/python benchmarks/warm_start.py
