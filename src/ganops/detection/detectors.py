@@ -100,7 +100,7 @@ class CnnDetector:
         start = time.perf_counter()
         torch.manual_seed(seed)
         # The net and its batches in NHWC: oneDNN's CPU convolutions ran the training step 1.4x and
-        # inference 1.8-2.6x faster than NCHW on 1 thread (benchmarks/detector_speed.py); same maths.
+        # inference 1.8x faster than NCHW on 1 thread (benchmarks/cpu_layout.py); same maths.
         self.net = build_cnn(images.shape[1], cfg.width).to(self.device, memory_format=torch.channels_last)
         optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         steps_per_epoch = -(-len(images) // cfg.batch_size)
