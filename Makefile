@@ -7,12 +7,19 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup run test lint ui serve gpu-check gpu-suite bench
 
+# The installer is uv (pip-compatible, the same versions resolved): a fresh install took 30 s on the
+# 2-core EPYC where pip took 150 s (README, Speed). pip stays the fallback wherever uv cannot be had
+# or cannot install. uv does not read pip's configuration, so pip's find-links (where a machine keeps
+# local wheels, such as this one's torch CPU wheel) are handed on to it.
+FIND_LINKS = $(foreach d,$(sort $(PIP_FIND_LINKS) $(shell $(PY) -m pip config get global.find-links 2>/dev/null)),--find-links $(d))
+UV_INSTALL = $(BIN)/uv pip install -q --python $(BIN)/python $(FIND_LINKS)
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q uv || echo "uv not available: installing with pip"
 	# torch first, exactly pinned: it resolves to the local CPU wheel.
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	$(UV_INSTALL) torch==2.13.0 || $(BIN)/pip install -q torch==2.13.0
+	$(UV_INSTALL) -e '.[dev]' || $(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)
