@@ -1,0 +1,117 @@
+"""How much faster this machine is than issue 13's slow reference box, measured on the same code.
+
+Issue 13 timed a fresh clone of commit 6bbc5cb on a 2-core AMD EPYC without AVX-512 ("the slow box")
+and gave its stage times from the MLflow runs. This script checks that commit out into a scratch
+folder, installs it, runs those stages here one at a time as that run did (`dvc repro -s -f`), reads
+the same MLflow run durations and prints the ratio stage by stage and in sum. The ratio of the sums
+is the factor to scale this machine's `make run` by. Why not `train_throughput.py` alone: its plain
+loop is not the pipeline's training stage (the issue's 870 img/s is the dcgan stage's own figure), so
+dividing one by the other overstated the factor (2.0-2.3x on a box where the same stages ran 1.6x).
+
+    python benchmarks/slow_box_scale.py [--workdir /tmp/slow-box-scale]   # ~10 min on 2 cores
+
+Needs the git history (a clone, not a shallow one) and the package index `make setup` uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+COMMIT = "6bbc5cb"
+# MLflow run durations (s) issue 13 measured for COMMIT on the slow box, in dvc.yaml order of the stages
+# (the issue lists "train_gan 161 + 187 + 252 s" for the three variants; the sum is what is compared).
+SLOW_BOX = {
+    "train_evaluator": 48.0,
+    "train_gan@seed_mlp": 161.0,
+    "train_gan@dcgan": 187.0,
+    "train_gan@wgan_gp": 252.0,
+    "train_detector@cnn": 195.0,
+}
+FAKES = ["generate_fakes@seed_mlp", "generate_fakes@dcgan", "generate_fakes@wgan_gp"]  # the detector learns these
+ORDER = ["prepare", "train_evaluator", "train_gan@seed_mlp", "train_gan@dcgan", "train_gan@wgan_gp", *FAKES]
+ORDER += ["train_detector@cnn"]
+SLOW_BOX_DCGAN_IMG_S = 870.0  # the issue: "dcgan w16 b32 ~ 870 img/s in the pipeline"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sh(args: list[str], cwd: Path, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=cwd, check=True, text=True, **kw)
+
+
+def setup(workdir: Path) -> Path:
+    """A checkout of COMMIT with its own .venv (reused when the folder already has one)."""
+    if not (workdir / ".git").exists():
+        if sh(["git", "cat-file", "-t", COMMIT], ROOT, capture_output=True).stdout.strip() != "commit":
+            sys.exit(f"commit {COMMIT} is not in {ROOT}'s history: run this from a full (not shallow) clone")
+        sh(["git", "clone", "-q", str(ROOT), str(workdir)], ROOT)
+        sh(["git", "checkout", "-q", COMMIT], workdir)
+    python = workdir / ".venv/bin/python"
+    if not python.exists():
+        sh([sys.executable, "-m", "venv", ".venv"], workdir)
+        sh([str(python), "-m", "pip", "install", "-q", "uv"], workdir)
+        links = sh([str(python), "-m", "pip", "config", "get", "global.find-links"], workdir, capture_output=True)
+        uv = [str(workdir / ".venv/bin/uv"), "pip", "install", "-q", "--compile-bytecode", "--python", str(python)]
+        uv += [arg for link in links.stdout.split() for arg in ("--find-links", link)]
+        sh([*uv, "torch==2.13.0"], workdir)  # exactly pinned: the local CPU wheel
+        sh([*uv, "-e", ".[dev]"], workdir)
+    if not (workdir / ".dvc").exists():
+        sh([str(workdir / ".venv/bin/dvc"), "init", "-q"], workdir)
+    return workdir / ".venv/bin"
+
+
+def run_durations(db: Path) -> dict[str, float]:
+    """The newest MLflow run of each timed stage: `stage@variant` -> seconds. 6bbc5cb names a stage's
+    run by its variant (or stage) and tags the stage as `ganops.stage`."""
+    query = (
+        "select t.value, r.name, r.start_time, r.end_time from runs r join tags t on t.run_uuid = r.run_uuid"
+        " where t.key = 'ganops.stage' and r.end_time is not null order by r.start_time"
+    )
+    with sqlite3.connect(db) as con:
+        rows = con.execute(query).fetchall()
+    names = {
+        stage if stage == name else f"{stage}@{name.split('/')[-1]}": (end - start) / 1000
+        for stage, name, start, end in rows
+    }
+    return {stage: names[stage] for stage in SLOW_BOX}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "slow-box-scale")
+    args = parser.parse_args()
+    workdir = args.workdir.resolve()
+    bin_dir = setup(workdir)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    img_s = None
+    for stage in ORDER:  # one at a time, as 6bbc5cb's plain `dvc repro` ran them
+        print(f"dvc repro -s -f {stage}", flush=True)
+        out = sh(
+            [str(bin_dir / "dvc"), "repro", "-s", "-f", stage],
+            workdir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        ).stdout
+        if stage == "train_gan@dcgan":
+            found = re.findall(r"\((\d+) img/s\)", out)
+            img_s = float(found[-1]) if found else None
+    here = run_durations(workdir / "mlflow.db")
+    print(f"\n| stage ({COMMIT}) | slow box (s) | here (s) | ratio |\n|---|---:|---:|---:|")
+    for stage, slow in SLOW_BOX.items():
+        print(f"| {stage} | {slow:.0f} | {here[stage]:.1f} | {slow / here[stage]:.2f} |")
+    total_slow, total_here = sum(SLOW_BOX.values()), sum(here[s] for s in SLOW_BOX)
+    print(f"| sum | {total_slow:.0f} | {total_here:.1f} | **{total_slow / total_here:.2f}** |")
+    if img_s:
+        print(f"dcgan in the pipeline: {img_s:.0f} img/s here, {SLOW_BOX_DCGAN_IMG_S:.0f} on the slow box: "
+              f"{img_s / SLOW_BOX_DCGAN_IMG_S:.2f}x")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
