@@ -8,7 +8,13 @@ is the factor to scale this machine's `make run` by. Why not `train_throughput.p
 loop is not the pipeline's training stage (the issue's 870 img/s is the dcgan stage's own figure), so
 dividing one by the other overstated the factor (2.0-2.3x on a box where the same stages ran 1.6x).
 
-    python benchmarks/slow_box_scale.py [--workdir /tmp/slow-box-scale]   # ~10 min on 2 cores
+    python benchmarks/slow_box_scale.py [--workdir /tmp/slow-box-scale] [--isa avx2]   # ~10 min on 2 cores
+
+The slow box has no AVX-512. On a machine that has it, torch's and oneDNN's AVX-512 kernels speed some
+stages up far more than others (the pipeline's channels_last convolutions more than 6bbc5cb's Pillow
+augmentation), so the factor depends on which code is timed. `--isa avx2` caps torch (ATen), oneDNN and
+MKL at AVX2 for the stages run here; time `make run` under the same cap (`ISA_AVX2` below, printed
+at the end) and scale that time by the factor printed.
 
 Needs the git history (a clone, not a shallow one) and the package index `make setup` uses.
 """
@@ -39,6 +45,8 @@ ORDER = ["prepare", "train_evaluator", "train_gan@seed_mlp", "train_gan@dcgan", 
 ORDER += ["train_detector@cnn"]
 SLOW_BOX_DCGAN_IMG_S = 870.0  # the issue: "dcgan w16 b32 ~ 870 img/s in the pipeline"
 ROOT = Path(__file__).resolve().parents[1]
+# The documented switches that keep each library's CPU dispatch at AVX2 (the slow box's instruction set).
+ISA_AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
 
 
 def sh(args: list[str], cwd: Path, **kw) -> subprocess.CompletedProcess:
@@ -52,15 +60,8 @@ def setup(workdir: Path) -> Path:
             sys.exit(f"commit {COMMIT} is not in {ROOT}'s history: run this from a full (not shallow) clone")
         sh(["git", "clone", "-q", str(ROOT), str(workdir)], ROOT)
         sh(["git", "checkout", "-q", COMMIT], workdir)
-    python = workdir / ".venv/bin/python"
-    if not python.exists():
-        sh([sys.executable, "-m", "venv", ".venv"], workdir)
-        sh([str(python), "-m", "pip", "install", "-q", "uv"], workdir)
-        links = sh([str(python), "-m", "pip", "config", "get", "global.find-links"], workdir, capture_output=True)
-        uv = [str(workdir / ".venv/bin/uv"), "pip", "install", "-q", "--compile-bytecode", "--python", str(python)]
-        uv += [arg for link in links.stdout.split() for arg in ("--find-links", link)]
-        sh([*uv, "torch==2.13.0"], workdir)  # exactly pinned: the local CPU wheel
-        sh([*uv, "-e", ".[dev]"], workdir)
+    # The commit's own `make setup` (pip there): exactly how the issue's run installed it.
+    sh(["make", "setup"], workdir)
     if not (workdir / ".dvc").exists():
         sh([str(workdir / ".venv/bin/dvc"), "init", "-q"], workdir)
     return workdir / ".venv/bin"
@@ -85,10 +86,13 @@ def run_durations(db: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "slow-box-scale")
+    parser.add_argument("--isa", choices=["native", "avx2"], default="native", help="cap the CPU kernels at AVX2")
     args = parser.parse_args()
     workdir = args.workdir.resolve()
     bin_dir = setup(workdir)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    if args.isa == "avx2":
+        env |= ISA_AVX2
     img_s = None
     for stage in ORDER:  # one at a time, as 6bbc5cb's plain `dvc repro` ran them
         print(f"dvc repro -s -f {stage}", flush=True)
@@ -111,6 +115,9 @@ def main() -> None:
     if img_s:
         print(f"dcgan in the pipeline: {img_s:.0f} img/s here, {SLOW_BOX_DCGAN_IMG_S:.0f} on the slow box: "
               f"{img_s / SLOW_BOX_DCGAN_IMG_S:.2f}x")  # fmt: skip
+    if args.isa == "avx2":
+        print("measured with the kernels capped at AVX2; time make run the same way:\n  "
+              + " ".join(f"{k}={v}" for k, v in ISA_AVX2.items()) + " make run")  # fmt: skip
 
 
 if __name__ == "__main__":
