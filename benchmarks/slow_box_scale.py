@@ -8,13 +8,16 @@ is the factor to scale this machine's `make run` by. Why not `train_throughput.p
 loop is not the pipeline's training stage (the issue's 870 img/s is the dcgan stage's own figure), so
 dividing one by the other overstated the factor (2.0-2.3x on a box where the same stages ran 1.6x).
 
-    python benchmarks/slow_box_scale.py [--workdir /tmp/slow-box-scale] [--isa avx2]   # ~10 min on 2 cores
+    python benchmarks/slow_box_scale.py [--workdir /tmp/slow-box-scale] [--isa avx2] [--make-run]
+
+~8 min on 2 cores the first time (the checkout installs with pip), ~5 min after. `--make-run` then
+times `make run` in a fresh clone of this checkout's HEAD (install included, under the same `--isa`)
+and prints it scaled by the factor: issue 13's budget check in one command (~7 more minutes).
 
 The slow box has no AVX-512. On a machine that has it, torch's and oneDNN's AVX-512 kernels speed some
 stages up far more than others (the pipeline's channels_last convolutions more than 6bbc5cb's Pillow
 augmentation), so the factor depends on which code is timed. `--isa avx2` caps torch (ATen), oneDNN and
-MKL at AVX2 for the stages run here; time `make run` under the same cap (`ISA_AVX2` below, printed
-at the end) and scale that time by the factor printed.
+MKL at AVX2 for the stages run here (and for `--make-run`'s run).
 
 Needs the git history (a clone, not a shallow one) and the package index `make setup` uses.
 """
@@ -24,10 +27,12 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 COMMIT = "6bbc5cb"
@@ -83,10 +88,21 @@ def run_durations(db: Path) -> dict[str, float]:
     return {stage: names[stage] for stage in SLOW_BOX}
 
 
+def time_make_run(workdir: Path, env: dict[str, str]) -> float:
+    """Seconds of `make run` (install included) in a fresh clone of ROOT's HEAD beside workdir."""
+    clone = workdir.with_name(f"{workdir.name}-head")
+    shutil.rmtree(clone, ignore_errors=True)
+    sh(["git", "clone", "-q", str(ROOT), str(clone)], ROOT)
+    start = time.monotonic()
+    sh(["make", "run"], clone, env=env, stdout=subprocess.DEVNULL)
+    return time.monotonic() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "slow-box-scale")
     parser.add_argument("--isa", choices=["native", "avx2"], default="native", help="cap the CPU kernels at AVX2")
+    parser.add_argument("--make-run", action="store_true", help="then time HEAD's make run and scale it")
     args = parser.parse_args()
     workdir = args.workdir.resolve()
     bin_dir = setup(workdir)
@@ -118,6 +134,12 @@ def main() -> None:
     if args.isa == "avx2":
         print("measured with the kernels capped at AVX2; time make run the same way:\n  "
               + " ".join(f"{k}={v}" for k, v in ISA_AVX2.items()) + " make run")  # fmt: skip
+    if args.make_run:
+        base = {**os.environ, **(ISA_AVX2 if args.isa == "avx2" else {})}  # the clone's own .venv, not 6bbc5cb's
+        seconds = time_make_run(workdir, base)
+        factor = total_slow / total_here
+        print(f"make run of HEAD here: {seconds:.0f} s; x {factor:.2f} = {seconds * factor / 60:.1f} min on the "
+              f"slow box (issue 13's budget: 15 min)")  # fmt: skip
 
 
 if __name__ == "__main__":
