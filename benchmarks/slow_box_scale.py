@@ -93,8 +93,11 @@ def time_make_run(workdir: Path, env: dict[str, str]) -> float:
     clone = workdir.with_name(f"{workdir.name}-head")
     shutil.rmtree(clone, ignore_errors=True)
     sh(["git", "clone", "-q", str(ROOT), str(clone)], ROOT)
+    log_path = clone.with_name(f"{clone.name}.log")  # beside the clone: its work tree stays clean
+    print(f"make run in {clone} (log: {log_path})", flush=True)
     start = time.monotonic()
-    sh(["make", "run"], clone, env=env, stdout=subprocess.DEVNULL)
+    with open(log_path, "w") as log:
+        sh(["make", "run"], clone, env=env, stdout=log, stderr=subprocess.STDOUT)
     return time.monotonic() - start
 
 
