@@ -10,6 +10,7 @@ from ganops.video.metrics import (
     FVD_DOMAIN,
     KVD_DOMAIN,
     SPEED_W1,
+    centre_frames,
     centre_of_mass,
     clip_speeds,
     fvd_from_features,
@@ -98,6 +99,24 @@ def test_temporal_consistency_counts_frames_off_the_majority():
     clips[1, :, 0, 0, 0] = [0.3, 0.3, 0.3, 0.3]
     classify = lambda frames: np.rint(frames[:, 0, 0, 0] * 10).astype(int)  # noqa: E731
     assert temporal_consistency(clips, classify) == pytest.approx(7 / 8)
+
+
+def test_centred_temporal_consistency_ignores_position_and_sees_identity(digits):
+    _, real_a, _ = digits
+    centred = centre_frames(real_a)
+    assert centred.shape == real_a.shape and (centred == centred[:, :1]).all(axis=(2, 3, 4)).mean() > 0.99
+    side = lambda frames: (centre_of_mass(frames[:, None])[:, 0, 1] > 15.5).astype(int)  # noqa: E731 (where, not what)
+    assert temporal_consistency(real_a, side) < 0.95 and temporal_consistency(centred, side) == 1.0
+    glyphs = centred[:, 0].reshape(len(real_a), -1)  # each clip's digit, centred: its "class"
+
+    def nearest_glyph(frames: np.ndarray) -> np.ndarray:
+        flat = frames.reshape(len(frames), -1)
+        return ((flat**2).sum(1)[:, None] - 2 * flat @ glyphs.T + (glyphs**2).sum(1)[None, :]).argmin(axis=1)
+
+    assert temporal_consistency(centred, nearest_glyph) > 0.99
+    t = real_a.shape[1]  # frame j of clip i from clip (i + j): the right motion, a new digit every frame
+    mixed = real_a[(np.arange(len(real_a))[:, None] + np.arange(t)) % len(real_a), np.arange(t)]
+    assert temporal_consistency(centre_frames(mixed), nearest_glyph) < 0.2
 
 
 def test_motion_metrics_and_multi_hot():

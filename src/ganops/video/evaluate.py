@@ -4,7 +4,8 @@
 generator and the references are measured identically:
 - fvd_domain / kvd_domain: clip-net features (video.metrics),
 - frame_fid_domain: FID of single frames in the frame net's features (frame quality alone),
-- temporal_consistency: the frame net's per-frame classes agree across a clip,
+- temporal_consistency(_centred): the frame net's per-frame classes agree across a clip (on frames
+  moved onto their centre of mass: a change of identity, not of position),
 - speed_w1_px, freeze_score, mean_speed_px: centre-of-mass motion (video.metrics).
 Reference rows (`reference_rows`): a second real set (the floor), static clips (one real frame
 repeated), shuffled clips (real frames, wrong order) and noise, all scored against the same real set.
@@ -79,6 +80,9 @@ def score_clips(judges: VideoJudges, real: RealStats | np.ndarray, fake: np.ndar
         out[FRAME_FID] = fid_from_features(real.frame_features, features)
     predicted = logits.argmax(axis=1)
     out[vm.TEMPORAL_CONSISTENCY] = vm.temporal_consistency(fake[:scored], lambda _: predicted)
+    centred = vm.centre_frames(fake[:scored])
+    _, centred_logits = compute_features(judges.frame_net, centred.reshape(frames.shape), name="centred frames")
+    out[vm.TEMPORAL_CONSISTENCY_CENTRED] = vm.temporal_consistency(centred, lambda _: centred_logits.argmax(axis=1))
     out |= vm.motion_metrics(real.clips, fake)
     out[REAL_FREEZE_SCORE] = float((vm.clip_speeds(real.clips) < vm.FREEZE_SPEED).mean())
     return out
@@ -130,7 +134,8 @@ COLUMNS = (
     (vm.FVD_DOMAIN, "FVD_domain ↓"),
     (vm.KVD_DOMAIN, "KVD ↓"),
     (FRAME_FID, "frame FID ↓"),
-    (vm.TEMPORAL_CONSISTENCY, "temporal consistency ↑"),
+    (vm.TEMPORAL_CONSISTENCY_CENTRED, "temporal consistency ↑ (centred frames)"),
+    (vm.TEMPORAL_CONSISTENCY, "temporal consistency, raw frames"),
     (vm.SPEED_W1, "speed W1 px ↓"),
     (vm.FREEZE_SCORE, "freeze score"),
     (vm.MEAN_SPEED, "mean speed px/frame"),
