@@ -18,7 +18,7 @@ from PIL import Image
 from ganops.config.params import DetectorConfig
 from ganops.data.images import read_for_model as read_image
 from ganops.data.validate import check_image_batch as check_images
-from ganops.detection.detectors import DETECTORS
+from ganops.detection.detectors import DETECTORS, CnnDetector, shifted_views
 from ganops.detection.io import load_detector, save_detector
 from ganops.detection.metrics import AUC, FPR_AT_THRESHOLD, TPR_AT_FPR_1PCT
 from ganops.detection.perturbations import (
@@ -124,6 +124,31 @@ def test_save_load_round_trip_gives_identical_scores(name, digits, trained, tmp_
     # numpy values in meta are stored as plain numbers, keeping the file weights_only-loadable
     odd = dataclasses.replace(trained[name], meta={**trained[name].meta, "extra": np.float64(1.5)})
     assert load_detector(save_detector(odd, tmp_path / "odd")).meta["extra"] == 1.5
+
+
+def test_cnn_scores_average_the_shifted_views_and_the_state_keeps_the_setting(digits, trained):
+    x = torch.arange(2 * 16, dtype=torch.float32).view(2, 1, 4, 4) + 1
+    views = shifted_views(x, 1).view(5, 2, 1, 4, 4)
+    assert torch.equal(views[0], x) and torch.equal(shifted_views(x, 0), x)
+    assert torch.equal(views[1][..., 1:, :], x[..., :-1, :]) and torch.equal(views[1][..., 0, :], x[..., 0, :])  # down
+    assert torch.equal(views[4][..., :-1], x[..., 1:]) and torch.equal(views[4][..., -1], x[..., -1])  # left
+    model = trained["cnn"].model
+    assert model.test_time_shift == 1 == CFG.cnn.test_time_shift  # the typed default
+    images = digits["fake_test"][:7]
+    single = _alone(model)
+    views_of_images = shifted_views(torch.from_numpy(images), 1).view(5, *images.shape)
+    by_hand = np.mean([single.raw_score(v.numpy()) for v in views_of_images], axis=0)
+    np.testing.assert_allclose(model.raw_score(images), by_hand, rtol=1e-5, atol=1e-6)
+    assert CnnDetector.from_state(model.state()).test_time_shift == 1
+    legacy = {k: v for k, v in model.state().items() if k != "test_time_shift"}  # saved before the key
+    np.testing.assert_array_equal(CnnDetector.from_state(legacy).raw_score(images), single.raw_score(images))
+
+
+def _alone(model: CnnDetector) -> CnnDetector:
+    """The same net scoring the image alone (test_time_shift 0)."""
+    single = CnnDetector.from_state(model.state())
+    single.test_time_shift = 0
+    return single
 
 
 def test_load_detector_rejects_missing_and_foreign_files(tmp_path):

@@ -176,6 +176,9 @@ class CnnDetectorConfig(_Strict):
     jpeg_prob: Probability = 0.15
     jpeg_quality_min: Annotated[int, Field(ge=1, le=100)] = 30  # quality ~ U{min..100}
     leave_one_out_epochs: Annotated[int, Field(ge=1, le=200)] | None = 3  # None: same as epochs
+    # Scores averaged over the image and its copies moved this many px up / down / left / right (border
+    # repeated): 5 forward passes per image; 0 = the image alone (detectors.CnnDetector.raw_score).
+    test_time_shift: Annotated[int, Field(ge=0, le=4)] = 1
 
 
 class SpectrumDetectorConfig(_Strict):

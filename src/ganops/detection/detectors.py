@@ -82,6 +82,26 @@ def build_cnn(in_channels: int, width: int, arch: int = CNN_ARCH):
     return nn.Sequential(*body, *head)
 
 
+def shifted_views(x, shift: int):
+    """(V * B, C, H, W): x (B, C, H, W) and, for shift > 0, x moved `shift` px down, up, right, left.
+
+    Test-time augmentation: averaging the CNN's logits over these views cut its validation error
+    (validation split, `benchmarks/detector_recipe.py --seed 0..3 --set test_time_shift=0` vs `=1`, the
+    same trained nets: AUC 0.9938 -> 0.9961, TPR@1%FPR 0.84 -> 0.90, downscale x0.5 AUC 0.944 -> 0.949
+    on average, better in every seed). The pixels moved in repeat the border (black for digits, where
+    zeros scored the same; no dark frame drawn into a photo).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if shift == 0:
+        return x
+    h, w = x.shape[2:]
+    padded = F.pad(x, (shift, shift, shift, shift), mode="replicate")
+    offsets = ((0, 0), (-shift, 0), (shift, 0), (0, -shift), (0, shift))  # view = x moved by -offset
+    return torch.cat([padded[:, :, shift + dy : shift + dy + h, shift + dx : shift + dx + w] for dy, dx in offsets])
+
+
 @register_detector("cnn")
 class CnnDetector:
     name = "cnn"
@@ -89,6 +109,7 @@ class CnnDetector:
     def __init__(self, cfg: Any = None, device: str = "cpu") -> None:
         self.cfg, self.device, self.net = cfg, device, None
         self.train_seconds = 0.0
+        self.test_time_shift = 0 if cfg is None else int(cfg.test_time_shift)  # a loaded state sets its own
 
     def fit(self, real: np.ndarray, fake: np.ndarray, seed: int) -> CnnDetector:
         import torch
@@ -127,16 +148,23 @@ class CnnDetector:
         self.train_seconds = time.perf_counter() - start
         return self
 
-    def raw_score(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    def raw_score(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Logit of p_fake (N,), averaged over the test-time views (`shifted_views`).
+
+        `batch_size` counts views per forward pass: on 1 CPU thread 256 ran 2x faster than 1,024 (the
+        activations stay in cache), and the views of one image go through the net together.
+        """
         import torch
 
         assert self.net is not None, "fit or load the detector first"
         out = []
+        chunk = max(1, batch_size // (5 if self.test_time_shift else 1))
         with torch.inference_mode():
-            for start in range(0, len(images), batch_size):
-                x = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size], np.float32))
-                x = x.to(self.device, memory_format=torch.channels_last)
-                out.append(self.net(x * 2 - 1).double().cpu().numpy())
+            for start in range(0, len(images), chunk):
+                x = torch.from_numpy(np.ascontiguousarray(images[start : start + chunk], np.float32))
+                views = shifted_views(x, self.test_time_shift).to(self.device, memory_format=torch.channels_last)
+                logits = self.net(views * 2 - 1).double().view(-1, len(x)).mean(dim=0)
+                out.append(logits.cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0)
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
@@ -148,6 +176,7 @@ class CnnDetector:
             "arch": CNN_ARCH,
             "in_channels": int(first.in_channels),
             "width": int(first.out_channels),
+            "test_time_shift": self.test_time_shift,
             "state_dict": {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()},
         }
 
@@ -158,6 +187,7 @@ class CnnDetector:
         detector = cls(None, device)
         detector.net = build_cnn(state["in_channels"], state["width"], int(state.get("arch", 1)))
         detector.net.load_state_dict(state["state_dict"])
+        detector.test_time_shift = int(state.get("test_time_shift", 0))  # detectors saved before it: none
         detector.net.to(device, memory_format=torch.channels_last).eval()
         return detector
 
