@@ -132,7 +132,7 @@ class GanConfig(_Strict):
 class EvaluateConfig(_Strict):
     num_images: Annotated[int, Field(ge=100)] = 5000  # generated images per variant
     probe_num_images: Annotated[int, Field(ge=100)] = 1000  # cheap FID/IS at each checkpoint (vs gan_train)
-    batch_size: Annotated[int, Field(ge=8)] = 500
+    batch_size: Annotated[int, Field(ge=8)] = 128  # images per evaluator pass (128: 1.4x faster than 500 on CPU)
     kid_subsets: Annotated[int, Field(ge=1)] = 100
     kid_subset_size: Annotated[int, Field(ge=10)] = 1000
     is_splits: Annotated[int, Field(ge=1)] = 10

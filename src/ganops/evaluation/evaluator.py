@@ -339,7 +339,9 @@ def load_evaluator(path: str | Path, device: str = "cpu") -> Evaluator:
         class_names=payload.get("class_names"),
     )
     model.load_state_dict(payload["state_dict"])
-    return model.to(device).eval()
+    # channels_last weights: oneDNN's CPU convolutions ran the features of 5,000 digits 1.6x faster than
+    # NCHW at batch 500, 2.5x at batch 128 (1 thread, AVX2; features within 5e-6). A loaded evaluator only scores.
+    return model.to(device, memory_format=torch.channels_last).eval()
 
 
 def evaluator_meta(path: str | Path) -> dict:

