@@ -82,6 +82,10 @@ def build_cnn(in_channels: int, width: int, arch: int = CNN_ARCH):
     return nn.Sequential(*body, *head)
 
 
+# (row, col) offsets of the views: the image, then moved down, up, right, left
+_VIEW_DIRECTIONS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
+
+
 def shifted_views(x, shift: int):
     """(V * B, C, H, W): x (B, C, H, W) and, for shift > 0, x moved `shift` px down, up, right, left.
 
@@ -99,8 +103,13 @@ def shifted_views(x, shift: int):
         return x
     h, w = x.shape[2:]
     padded = F.pad(x, (shift, shift, shift, shift), mode="replicate")
-    offsets = ((0, 0), (-shift, 0), (shift, 0), (0, -shift), (0, shift))  # view = x moved by -offset
+    offsets = [(shift * dy, shift * dx) for dy, dx in _VIEW_DIRECTIONS]  # view = x moved by -offset
     return torch.cat([padded[:, :, shift + dy : shift + dy + h, shift + dx : shift + dx + w] for dy, dx in offsets])
+
+
+def num_views(shift: int) -> int:
+    """How many views `shifted_views` makes of each image."""
+    return len(_VIEW_DIRECTIONS) if shift else 1
 
 
 @register_detector("cnn")
@@ -159,7 +168,7 @@ class CnnDetector:
 
         assert self.net is not None, "fit or load the detector first"
         out = []
-        chunk = max(1, batch_size // (5 if self.test_time_shift else 1))
+        chunk = max(1, batch_size // num_views(self.test_time_shift))
         with torch.inference_mode():
             for start in range(0, len(images), chunk):
                 x = torch.from_numpy(np.ascontiguousarray(images[start : start + chunk], np.float32))

@@ -80,7 +80,7 @@ def score_clips(judges: VideoJudges, real: RealStats | np.ndarray, fake: np.ndar
         out[FRAME_FID] = fid_from_features(real.frame_features, features)
     predicted = logits.argmax(axis=1)
     out[vm.TEMPORAL_CONSISTENCY] = vm.temporal_consistency(fake[:scored], lambda _: predicted)
-    centred = vm.centre_frames(fake[:scored])
+    centred = vm.centre_frames(frames.reshape(scored, *fake.shape[1:]))  # the same float32 frames, centred
     _, centred_logits = compute_features(judges.frame_net, centred.reshape(frames.shape), name="centred frames")
     out[vm.TEMPORAL_CONSISTENCY_CENTRED] = vm.temporal_consistency(centred, lambda _: centred_logits.argmax(axis=1))
     out |= vm.motion_metrics(real.clips, fake)
